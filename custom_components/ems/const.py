@@ -1,0 +1,63 @@
+"""Constants of the ems integration: keys, defaults and limits shared by every layer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import logging
+from typing import Final
+
+DOMAIN: Final = "ems"
+LOGGER = logging.getLogger(__package__)
+
+# Config entry data (set by the config flow).
+CONF_P1_HOST: Final = "p1_host"
+CONF_INDEVOLT_HOST: Final = "indevolt_host"
+CONF_INDEVOLT_PASSWORD: Final = "indevolt_password"
+CONF_P1_SERIAL: Final = "p1_serial"
+CONF_INDEVOLT_SERIAL: Final = "indevolt_serial"
+
+P1_DEFAULT_PORT: Final = 80
+INDEVOLT_DEFAULT_PORT: Final = 8080
+
+# Options, under the key names of the original design where it had them.
+CONF_POLL_INTERVAL: Final = "poll_interval_seconds"
+CONF_CAPACITY_KWH: Final = "battery_rated_capacity_kwh"
+CONF_MIN_SOC: Final = "battery_min_soc_percent"
+CONF_MAX_SOC: Final = "battery_max_soc_percent"
+CONF_MAX_CHARGE_W: Final = "battery_max_charge_power_w"
+CONF_MAX_DISCHARGE_W: Final = "battery_max_discharge_power_w"
+CONF_MAX_GRID_PEAK_W: Final = "battery_max_desired_grid_peak_w"
+CONF_MIN_SPREAD_PERCENT: Final = "battery_min_price_spread_percent"
+CONF_ROUND_TRIP_EFFICIENCY: Final = "battery_round_trip_efficiency"
+CONF_REQUEST_METHOD: Final = "indevolt_request_method"
+CONF_INVERT_BATTERY_POWER: Final = "invert_battery_power"
+
+REQUEST_METHOD_POST: Final = "post"
+REQUEST_METHOD_GET: Final = "get"
+
+# Defaults: the values of the original design, except the poll interval (the Indevolt vendor
+# advises polling no faster than every 5 s; the earlier daemon used 1 s).
+DEFAULT_OPTIONS: Final[dict[str, object]] = {
+    CONF_POLL_INTERVAL: 5,
+    CONF_CAPACITY_KWH: 12.0,
+    CONF_MIN_SOC: 10.0,
+    CONF_MAX_SOC: 100.0,
+    CONF_MAX_CHARGE_W: 2400,
+    CONF_MAX_DISCHARGE_W: 2400,
+    CONF_MAX_GRID_PEAK_W: 4000,
+    CONF_MIN_SPREAD_PERCENT: 25.0,
+    CONF_ROUND_TRIP_EFFICIENCY: 0.80,
+    CONF_REQUEST_METHOD: REQUEST_METHOD_POST,
+    CONF_INVERT_BATTERY_POWER: False,
+}
+
+POLL_INTERVAL_MIN_S: Final = 1
+POLL_INTERVAL_MAX_S: Final = 60
+
+# The PowerFlex2000 accepts real-time power commands between these limits.
+DEVICE_MIN_POWER_W: Final = 50
+DEVICE_MAX_POWER_W: Final = 2400
+DEVICE_MIN_SOC_PERCENT: Final = 5
+DEVICE_MAX_SOC_PERCENT: Final = 100
+
+DEFAULT_SCAN_INTERVAL: Final = timedelta(seconds=5)
