@@ -1,0 +1,66 @@
+"""ems: a HomeWizard P1 meter and an Indevolt battery as one energy management system."""
+
+from __future__ import annotations
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
+
+from .address import parse_address
+from .const import (
+    CONF_INDEVOLT_HOST,
+    CONF_INDEVOLT_PASSWORD,
+    CONF_P1_HOST,
+    CONF_POLL_INTERVAL,
+    CONF_REQUEST_METHOD,
+    DEFAULT_OPTIONS,
+    DOMAIN,
+    INDEVOLT_DEFAULT_PORT,
+    P1_DEFAULT_PORT,
+)
+from .coordinator import EmsConfigEntry, EmsCoordinator, EmsRuntimeData
+from .devices.indevolt import IndevoltClient
+from .devices.p1 import P1Client
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+PLATFORMS: list[Platform] = [Platform.SENSOR]
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Set up the integration (actions are registered here, once)."""
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
+    """Connect to both devices, poll them once, and create the entities."""
+    session = async_get_clientsession(hass)
+    options = {**DEFAULT_OPTIONS, **entry.options}
+    p1 = P1Client(session, *parse_address(entry.data[CONF_P1_HOST], P1_DEFAULT_PORT))
+    indevolt = IndevoltClient(
+        session,
+        *parse_address(entry.data[CONF_INDEVOLT_HOST], INDEVOLT_DEFAULT_PORT),
+        password=entry.data.get(CONF_INDEVOLT_PASSWORD),
+        method=str(options[CONF_REQUEST_METHOD]),
+    )
+    coordinator = EmsCoordinator(hass, entry, p1, indevolt)
+    await coordinator.async_config_entry_first_refresh()
+    entry.runtime_data = EmsRuntimeData(coordinator=coordinator)
+    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def _async_options_updated(hass: HomeAssistant, entry: EmsConfigEntry) -> None:
+    """Apply new options in place: a reload would end a running charge."""
+    coordinator = entry.runtime_data.coordinator
+    options = {**DEFAULT_OPTIONS, **entry.options}
+    coordinator.indevolt.method = str(options[CONF_REQUEST_METHOD])
+    coordinator.set_poll_interval(float(options[CONF_POLL_INTERVAL]))
+    coordinator.async_update_listeners()
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
+    """Unload the entities."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

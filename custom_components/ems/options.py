@@ -1,0 +1,122 @@
+"""The entry's options: schema for the form, and validation shared by every caller."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+)
+import probatio
+
+from .const import (
+    CONF_CAPACITY_KWH,
+    CONF_INVERT_BATTERY_POWER,
+    CONF_MAX_CHARGE_W,
+    CONF_MAX_DISCHARGE_W,
+    CONF_MAX_GRID_PEAK_W,
+    CONF_MAX_SOC,
+    CONF_MIN_SOC,
+    CONF_MIN_SPREAD_PERCENT,
+    CONF_POLL_INTERVAL,
+    CONF_REQUEST_METHOD,
+    CONF_ROUND_TRIP_EFFICIENCY,
+    DEFAULT_OPTIONS,
+    DEVICE_MAX_POWER_W,
+    DEVICE_MAX_SOC_PERCENT,
+    DEVICE_MIN_POWER_W,
+    DEVICE_MIN_SOC_PERCENT,
+    POLL_INTERVAL_MAX_S,
+    POLL_INTERVAL_MIN_S,
+    REQUEST_METHOD_GET,
+    REQUEST_METHOD_POST,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NumberOption:
+    """A numeric option: its range, step and unit (for the form and for validation)."""
+
+    minimum: float
+    maximum: float
+    step: float
+    unit: str | None
+    integer: bool = False
+
+
+NUMBER_OPTIONS: Final[dict[str, NumberOption]] = {
+    CONF_POLL_INTERVAL: NumberOption(
+        POLL_INTERVAL_MIN_S, POLL_INTERVAL_MAX_S, 1, "s", integer=True
+    ),
+    CONF_CAPACITY_KWH: NumberOption(0.5, 100, 0.01, "kWh"),
+    CONF_MIN_SOC: NumberOption(DEVICE_MIN_SOC_PERCENT, DEVICE_MAX_SOC_PERCENT, 1, "%"),
+    CONF_MAX_SOC: NumberOption(DEVICE_MIN_SOC_PERCENT, DEVICE_MAX_SOC_PERCENT, 1, "%"),
+    CONF_MAX_CHARGE_W: NumberOption(DEVICE_MIN_POWER_W, DEVICE_MAX_POWER_W, 10, "W", integer=True),
+    CONF_MAX_DISCHARGE_W: NumberOption(
+        DEVICE_MIN_POWER_W, DEVICE_MAX_POWER_W, 10, "W", integer=True
+    ),
+    CONF_MAX_GRID_PEAK_W: NumberOption(500, 100_000, 100, "W", integer=True),
+    CONF_MIN_SPREAD_PERCENT: NumberOption(0, 500, 1, "%"),
+    CONF_ROUND_TRIP_EFFICIENCY: NumberOption(0.5, 1.0, 0.01, None),
+}
+
+
+class OptionsValidationError(ValueError):
+    """An option is invalid; `field` and `error` (a translation key) say which and why."""
+
+    def __init__(self, field: str, error: str) -> None:
+        """Keep the field and the translation key of the error."""
+        super().__init__(f"{field}: {error}")
+        self.field = field
+        self.error = error
+
+
+def validate_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Check and normalise every option; raise OptionsValidationError on the first bad one."""
+    result = {**DEFAULT_OPTIONS, **options}
+    for key, spec in NUMBER_OPTIONS.items():
+        value = result[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise OptionsValidationError(key, "not_a_number")
+        if not spec.minimum <= value <= spec.maximum:
+            raise OptionsValidationError(key, "out_of_range")
+        result[key] = int(value) if spec.integer else float(value)
+    if result[CONF_MIN_SOC] >= result[CONF_MAX_SOC]:
+        raise OptionsValidationError(CONF_MIN_SOC, "min_soc_not_below_max")
+    if result[CONF_REQUEST_METHOD] not in (REQUEST_METHOD_POST, REQUEST_METHOD_GET):
+        raise OptionsValidationError(CONF_REQUEST_METHOD, "invalid_request_method")
+    result[CONF_INVERT_BATTERY_POWER] = bool(result[CONF_INVERT_BATTERY_POWER])
+    return result
+
+
+def options_schema() -> probatio.Schema:
+    """The options form."""
+    fields: dict[probatio.Marker, object] = {
+        probatio.Required(key): NumberSelector(
+            NumberSelectorConfig(
+                min=spec.minimum,
+                max=spec.maximum,
+                step=spec.step,
+                mode=NumberSelectorMode.BOX,
+                **({} if spec.unit is None else {"unit_of_measurement": spec.unit}),
+            )
+        )
+        for key, spec in NUMBER_OPTIONS.items()
+    }
+    fields[probatio.Required(CONF_REQUEST_METHOD)] = SelectSelector(
+        SelectSelectorConfig(
+            options=[REQUEST_METHOD_POST, REQUEST_METHOD_GET],
+            mode=SelectSelectorMode.DROPDOWN,
+            translation_key=CONF_REQUEST_METHOD,
+        )
+    )
+    fields[probatio.Required(CONF_INVERT_BATTERY_POWER)] = BooleanSelector()
+    return probatio.Schema(fields)

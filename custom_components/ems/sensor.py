@@ -1,0 +1,476 @@
+"""Sensors: every Indevolt register of the design, the P1 readings, and the reconciliation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, override
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    PERCENTAGE,
+    EntityCategory,
+    UnitOfElectricCurrent,
+    UnitOfElectricPotential,
+    UnitOfEnergy,
+    UnitOfFrequency,
+    UnitOfPower,
+    UnitOfTime,
+    UnitOfVolume,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
+
+from .const import CONF_INVERT_BATTERY_POWER
+from .coordinator import EmsConfigEntry, EmsCoordinator
+from .devices.indevolt import BatterySnapshot, BatteryState, WorkingMode
+from .devices.p1 import P1Data
+from .entity import BatteryEntity, EmsEntity, P1Entity, battery_device_info
+from .reconciliation import ReconciliationStatus
+
+PARALLEL_UPDATES = 0
+
+WORKING_MODE_OPTIONS: Final = {
+    WorkingMode.OUTDOOR_PORTABLE: "outdoor_portable",
+    WorkingMode.SELF_CONSUMED: "self_consumed",
+    WorkingMode.REALTIME: "realtime",
+    WorkingMode.SCHEDULE: "schedule",
+}
+BATTERY_STATE_OPTIONS: Final = {
+    BatteryState.STATIC: "static",
+    BatteryState.CHARGING: "charging",
+    BatteryState.DISCHARGING: "discharging",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterSensorDescription(SensorEntityDescription):
+    """A sensor for one Indevolt register; `key` is the register number."""
+
+    value_fn: Callable[[BatterySnapshot], StateType]
+
+
+@dataclass(frozen=True, kw_only=True)
+class P1SensorDescription(SensorEntityDescription):
+    """A sensor for one P1 v1 key; `key` is the literal JSON key."""
+
+    value_fn: Callable[[P1Data], StateType] | None = None
+
+
+def _power(
+    key: int,
+    translation_key: str,
+    value_fn: Callable[[BatterySnapshot], StateType],
+    **kwargs: object,
+) -> RegisterSensorDescription:
+    return RegisterSensorDescription(
+        key=str(key),
+        translation_key=translation_key,
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=0,
+        value_fn=value_fn,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _energy(
+    key: int, translation_key: str, value_fn: Callable[[BatterySnapshot], StateType]
+) -> RegisterSensorDescription:
+    return RegisterSensorDescription(
+        key=str(key),
+        translation_key=translation_key,
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=2,
+        value_fn=value_fn,
+    )
+
+
+def _enum_value[T](options: dict[T, str], value: T | None) -> str | None:
+    return None if value is None else options.get(value)
+
+
+REGISTER_SENSORS: Final[tuple[RegisterSensorDescription, ...]] = (
+    RegisterSensorDescription(
+        key="7101",
+        translation_key="working_mode",
+        device_class=SensorDeviceClass.ENUM,
+        options=list(WORKING_MODE_OPTIONS.values()),
+        value_fn=lambda s: _enum_value(WORKING_MODE_OPTIONS, s.working_mode),
+    ),
+    _power(
+        1664, "pv_input_power", lambda s: s.pv1_power_w, translation_placeholders={"input": "1"}
+    ),
+    _power(
+        1665, "pv_input_power", lambda s: s.pv2_power_w, translation_placeholders={"input": "2"}
+    ),
+    _power(1501, "dc_output_power", lambda s: s.dc_output_power_w),
+    _power(2108, "ac_output_power", lambda s: s.ac_output_power_w),
+    _energy(1502, "daily_production", lambda s: s.daily_production_kwh),
+    _energy(1505, "total_production", lambda s: s.cumulative_production_kwh),
+    _power(2101, "ac_input_power", lambda s: s.ac_input_power_w),
+    _energy(2107, "ac_input_energy", lambda s: s.ac_input_energy_kwh),
+    _power(6000, "battery_power_register", lambda s: s.battery_power_w),
+    RegisterSensorDescription(
+        key="6001",
+        translation_key="battery_state",
+        device_class=SensorDeviceClass.ENUM,
+        options=list(BATTERY_STATE_OPTIONS.values()),
+        value_fn=lambda s: _enum_value(BATTERY_STATE_OPTIONS, s.battery_state),
+    ),
+    RegisterSensorDescription(
+        key="6002",
+        translation_key="state_of_charge",
+        device_class=SensorDeviceClass.BATTERY,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=PERCENTAGE,
+        suggested_display_precision=0,
+        value_fn=lambda s: s.soc_percent,
+    ),
+    _energy(6004, "daily_charge_energy", lambda s: s.daily_charge_kwh),
+    _energy(6005, "daily_discharge_energy", lambda s: s.daily_discharge_kwh),
+    _energy(6006, "total_charge_energy", lambda s: s.total_charge_kwh),
+    _energy(6007, "total_discharge_energy", lambda s: s.total_discharge_kwh),
+    _power(11016, "meter_power", lambda s: s.meter_power_w),
+    RegisterSensorDescription(
+        key="6105",
+        translation_key="backup_soc",
+        native_unit_of_measurement=PERCENTAGE,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda s: s.backup_soc_percent,
+    ),
+    RegisterSensorDescription(
+        key="142",
+        translation_key="rated_capacity",
+        device_class=SensorDeviceClass.ENERGY_STORAGE,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        suggested_display_precision=2,
+        value_fn=lambda s: s.rated_capacity_kwh,
+    ),
+)
+
+
+def _p1_power(
+    key: str, translation_key: str | None = None, phase: str | None = None
+) -> P1SensorDescription:
+    return P1SensorDescription(
+        key=key,
+        translation_key=translation_key,
+        translation_placeholders=None if phase is None else {"phase": phase},
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=0,
+    )
+
+
+def _p1_energy(key: str, translation_key: str, tariff: str | None = None) -> P1SensorDescription:
+    return P1SensorDescription(
+        key=key,
+        translation_key=translation_key,
+        translation_placeholders=None if tariff is None else {"tariff": tariff},
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=3,
+    )
+
+
+def _p1_phase(
+    key: str, translation_key: str, phase: str, device_class: SensorDeviceClass, unit: str
+) -> P1SensorDescription:
+    return P1SensorDescription(
+        key=key,
+        translation_key=translation_key,
+        translation_placeholders={"phase": phase},
+        device_class=device_class,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=unit,
+        entity_registry_enabled_default=False,
+    )
+
+
+def _p1_counter(key: str, translation_key: str, phase: str | None = None) -> P1SensorDescription:
+    return P1SensorDescription(
+        key=key,
+        translation_key=translation_key,
+        translation_placeholders=None if phase is None else {"phase": phase},
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    )
+
+
+PHASES: Final = ("1", "2", "3")
+TARIFFS: Final = ("1", "2", "3", "4")
+
+P1_SENSORS: Final[tuple[P1SensorDescription, ...]] = (
+    _p1_power("active_power_w", "grid_power"),
+    *(_p1_power(f"active_power_l{p}_w", "grid_power_phase", p) for p in PHASES),
+    *(
+        _p1_phase(
+            f"active_voltage_l{p}_v",
+            "voltage_phase",
+            p,
+            SensorDeviceClass.VOLTAGE,
+            UnitOfElectricPotential.VOLT,
+        )
+        for p in PHASES
+    ),
+    *(
+        _p1_phase(
+            f"active_current_l{p}_a",
+            "current_phase",
+            p,
+            SensorDeviceClass.CURRENT,
+            UnitOfElectricCurrent.AMPERE,
+        )
+        for p in PHASES
+    ),
+    P1SensorDescription(
+        key="active_frequency_hz",
+        translation_key="frequency",
+        device_class=SensorDeviceClass.FREQUENCY,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfFrequency.HERTZ,
+        entity_registry_enabled_default=False,
+    ),
+    _p1_energy("total_power_import_kwh", "energy_import"),
+    *(_p1_energy(f"total_power_import_t{t}_kwh", "energy_import_tariff", t) for t in TARIFFS),
+    _p1_energy("total_power_export_kwh", "energy_export"),
+    *(_p1_energy(f"total_power_export_t{t}_kwh", "energy_export_tariff", t) for t in TARIFFS),
+    P1SensorDescription(
+        key="active_tariff",
+        translation_key="active_tariff",
+        device_class=SensorDeviceClass.ENUM,
+        options=list(TARIFFS),
+        value_fn=lambda data: None if (t := data.values.get("active_tariff")) is None else str(t),
+    ),
+    _p1_power("active_power_average_w", "quarter_average_power"),
+    _p1_power("montly_power_peak_w", "monthly_power_peak"),
+    P1SensorDescription(
+        key="total_gas_m3",
+        translation_key="gas",
+        device_class=SensorDeviceClass.GAS,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=UnitOfVolume.CUBIC_METERS,
+        suggested_display_precision=3,
+    ),
+    *(_p1_counter(f"voltage_sag_l{p}_count", "voltage_sag_count", p) for p in PHASES),
+    *(_p1_counter(f"voltage_swell_l{p}_count", "voltage_swell_count", p) for p in PHASES),
+    _p1_counter("any_power_fail_count", "power_failures"),
+    _p1_counter("long_power_fail_count", "long_power_failures"),
+    P1SensorDescription(
+        key="wifi_strength",
+        translation_key="wifi_strength",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+    ),
+    P1SensorDescription(
+        key="smr_version",
+        translation_key="smr_version",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+    ),
+    P1SensorDescription(
+        key="meter_model",
+        translation_key="meter_model",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: EmsConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Create the register sensors, the P1 sensors the meter reports, and the derived ones."""
+    coordinator = entry.runtime_data.coordinator
+    p1 = coordinator.data.p1
+    entities: list[SensorEntity] = [
+        RegisterSensor(coordinator, description) for description in REGISTER_SENSORS
+    ]
+    entities.append(BatteryPowerSensor(coordinator))
+    if p1 is not None:
+        entities.extend(
+            P1Sensor(coordinator, description)
+            for description in P1_SENSORS
+            if p1.values.get(description.key) is not None
+        )
+    entities.extend(
+        (
+            GridPowerDifferenceSensor(coordinator),
+            ReconciliationStatusSensor(coordinator),
+            MeterAgeSensor(coordinator),
+        )
+    )
+    async_add_entities(entities)
+
+
+class RegisterSensor(BatteryEntity, SensorEntity):
+    """One Indevolt register; state unknown while the firmware does not report it."""
+
+    entity_description: RegisterSensorDescription
+
+    def __init__(self, coordinator: EmsCoordinator, description: RegisterSensorDescription) -> None:
+        """Describe the register sensor."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self._attr_unique_id = f"{coordinator.battery_info.serial}_{description.key}"
+
+    @property
+    @override
+    def native_value(self) -> StateType:
+        """The register's value, None when absent."""
+        battery = self.coordinator.data.battery
+        return None if battery is None else self.entity_description.value_fn(battery)
+
+
+class BatteryPowerSensor(BatteryEntity, SensorEntity):
+    """Battery power in the Energy dashboard's convention: positive = discharging.
+
+    Register 6000 is positive while charging on the devices we know; a device with the other
+    sign is handled by the `invert_battery_power` option.
+    """
+
+    _attr_translation_key = "battery_power"
+    _attr_device_class = SensorDeviceClass.POWER
+    _attr_state_class = SensorStateClass.MEASUREMENT
+    _attr_native_unit_of_measurement = UnitOfPower.WATT
+    _attr_suggested_display_precision = 0
+
+    def __init__(self, coordinator: EmsCoordinator) -> None:
+        """Describe the sensor."""
+        super().__init__(coordinator)
+        self._attr_unique_id = f"{coordinator.battery_info.serial}_battery_power"
+
+    @property
+    @override
+    def native_value(self) -> float | None:
+        """6000 negated (or as is when the option says the device is inverted)."""
+        battery = self.coordinator.data.battery
+        if battery is None or battery.battery_power_w is None:
+            return None
+        if self.coordinator.config_entry.options.get(CONF_INVERT_BATTERY_POWER, False):
+            return battery.battery_power_w
+        return -battery.battery_power_w
+
+
+class P1Sensor(P1Entity, SensorEntity):
+    """One P1 reading, under its literal v1 key."""
+
+    entity_description: P1SensorDescription
+
+    def __init__(self, coordinator: EmsCoordinator, description: P1SensorDescription) -> None:
+        """Describe the P1 sensor."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self._attr_unique_id = f"{coordinator.p1_device.serial}_{description.key}"
+
+    @property
+    @override
+    def native_value(self) -> StateType:
+        """The reading; None when the meter stopped reporting the key."""
+        p1 = self.coordinator.data.p1
+        if p1 is None:
+            return None
+        if self.entity_description.value_fn is not None:
+            return self.entity_description.value_fn(p1)
+        return p1.values.get(self.entity_description.key)
+
+
+class SystemEntity(EmsEntity):
+    """An entity about both devices together, shown on the battery's device."""
+
+    def __init__(self, coordinator: EmsCoordinator, key: str) -> None:
+        """Attach the entity to the battery device, unique per entry."""
+        super().__init__(coordinator)
+        self._attr_device_info = battery_device_info(coordinator)
+        self._attr_unique_id = f"{coordinator.config_entry.unique_id}_{key}"
+
+
+class GridPowerDifferenceSensor(SystemEntity, SensorEntity):
+    """P1 active_power_w minus register 11016, raw; unavailable when either is missing."""
+
+    _attr_translation_key = "grid_power_difference"
+    _attr_device_class = SensorDeviceClass.POWER
+    _attr_state_class = SensorStateClass.MEASUREMENT
+    _attr_native_unit_of_measurement = UnitOfPower.WATT
+    _attr_suggested_display_precision = 0
+
+    def __init__(self, coordinator: EmsCoordinator) -> None:
+        """Describe the sensor."""
+        super().__init__(coordinator, "grid_power_difference")
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Available while both readings are present."""
+        return super().available and self.coordinator.data.reconciliation.difference_w is not None
+
+    @property
+    @override
+    def native_value(self) -> float | None:
+        """The difference in W."""
+        return self.coordinator.data.reconciliation.difference_w
+
+
+class ReconciliationStatusSensor(SystemEntity, SensorEntity):
+    """Whether P1 and 11016 agree; always available (it reports `no_data` itself)."""
+
+    _attr_translation_key = "reconciliation_status"
+    _attr_device_class = SensorDeviceClass.ENUM
+    _attr_options = [status.value for status in ReconciliationStatus]  # noqa: RUF012
+
+    def __init__(self, coordinator: EmsCoordinator) -> None:
+        """Describe the sensor."""
+        super().__init__(coordinator, "reconciliation_status")
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Always available: a missing input is a status of its own."""
+        return True
+
+    @property
+    @override
+    def native_value(self) -> str:
+        """The status of the last poll (`no_data` when the last poll failed)."""
+        if not self.coordinator.last_update_success or self.coordinator.data is None:
+            return ReconciliationStatus.NO_DATA.value
+        return self.coordinator.data.reconciliation.status.value
+
+
+class MeterAgeSensor(SystemEntity, SensorEntity):
+    """Seconds since register 11016 last changed (the device sends no timestamp)."""
+
+    _attr_translation_key = "meter_power_age"
+    _attr_device_class = SensorDeviceClass.DURATION
+    _attr_state_class = SensorStateClass.MEASUREMENT
+    _attr_native_unit_of_measurement = UnitOfTime.SECONDS
+    _attr_suggested_display_precision = 0
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+    _attr_entity_registry_enabled_default = False
+
+    def __init__(self, coordinator: EmsCoordinator) -> None:
+        """Describe the sensor."""
+        super().__init__(coordinator, "meter_power_age")
+
+    @property
+    @override
+    def native_value(self) -> float | None:
+        """The age in seconds, None before the first value."""
+        return self.coordinator.data.reconciliation.meter_age_s
