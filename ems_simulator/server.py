@@ -1,0 +1,441 @@
+"""aiohttp applications of the simulated devices, their fault handling and the control API.
+
+Each device is its own `web.Application` on its own port (as on a LAN). Both applications also
+serve the same control API, which acts on the whole simulator (faults are per device):
+
+- `GET  /sim/state`     model state, faults of both devices
+- `GET  /sim/faults`    `{"p1": {...}, "indevolt": {...}}`
+- `POST /sim/faults`    `{"p1": {"api_disabled": true}, "indevolt": {"reset": true, ...}}`
+- `POST /sim/model`     `{"soc_percent": 80, "ct_reversed": true, "ct_gain": 1.0,
+                          "battery_charge_positive": false}`
+- `GET  /sim/requests`  every device request received, oldest first (control calls not logged)
+- `DELETE /sim/requests` clear that log
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+from dataclasses import asdict, dataclass
+from datetime import datetime
+import hashlib
+import json
+import re
+import secrets
+import time
+from typing import Any
+
+from aiohttp import web
+
+from .faults import HANG_S, Faults
+from .model import HomeModel
+
+P1 = "p1"
+INDEVOLT = "indevolt"
+DIGEST_REALM = "indevolt"
+DIGEST_USER = "opend"
+# Longer key lists are answered 400, as some firmware does with very long lists.
+MAX_KEYS = 50
+
+P1_DEVICE = {
+    "product_type": "HWE-P1",
+    "product_name": "P1 meter",
+    "serial": "3c39e7aabbcc",
+    "firmware_version": "5.18",
+    "api_version": "v1",
+}
+INDEVOLT_SERIAL = "PowerFlex2000-12345678"
+
+_AUTH_PARAM = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]*))')
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class RequestRecord:
+    """One request a device received: `raw_query` as on the wire, `config` decoded JSON.
+
+    `status` is None when the request got no reply (device off, hang, dropped connection).
+    """
+
+    device: str
+    method: str
+    path: str
+    raw_query: str
+    config: Any
+    time: float
+    status: int | None = None
+
+
+class Simulator:
+    """Both simulated devices around one `HomeModel`, with per-device faults and a request log."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        start: datetime | None = None,
+        initial_soc_percent: float = 50.0,
+        config_sn: str = "",
+        p1_faults: Faults | None = None,
+        indevolt_faults: Faults | None = None,
+        ct_reversed: bool = False,
+        battery_charge_positive: bool = True,
+    ) -> None:
+        """Create the model and the fault knobs; serve with `p1_app()` / `indevolt_app()`."""
+        self.clock = clock
+        self.model = HomeModel(
+            clock,
+            start=start,
+            initial_soc_percent=initial_soc_percent,
+            ct_reversed=ct_reversed,
+            battery_charge_positive=battery_charge_positive,
+        )
+        self.config_sn = config_sn
+        self.faults = {P1: p1_faults or Faults(), INDEVOLT: indevolt_faults or Faults()}
+        self.requests: list[RequestRecord] = []
+        self._nonces: set[str] = set()
+
+    @property
+    def p1_faults(self) -> Faults:
+        """Fault knobs of the P1 meter."""
+        return self.faults[P1]
+
+    @property
+    def indevolt_faults(self) -> Faults:
+        """Fault knobs of the Indevolt."""
+        return self.faults[INDEVOLT]
+
+    # -- applications --------------------------------------------------------------------------
+
+    def p1_app(self) -> web.Application:
+        """The HomeWizard P1 meter: `/api`, `/api/v1/data`, plus the control API."""
+        app = web.Application(middlewares=[self._device_middleware(P1)])
+        app.router.add_get("/api", self._p1_device)
+        app.router.add_get("/api/v1/data", self._p1_data)
+        self._add_control_routes(app)
+        return app
+
+    def indevolt_app(self) -> web.Application:
+        """The Indevolt: `/rpc/Indevolt.GetData`, `.SetData` (POST, GET), `/rpc/Sys.GetConfig`."""
+        app = web.Application(middlewares=[self._device_middleware(INDEVOLT)])
+        for method in ("GET", "POST"):
+            app.router.add_route(method, "/rpc/Indevolt.GetData", self._get_data)
+            app.router.add_route(method, "/rpc/Indevolt.SetData", self._set_data)
+        app.router.add_get("/rpc/Sys.GetConfig", self._get_config)
+        self._add_control_routes(app)
+        return app
+
+    # -- fault handling, shared by both devices ------------------------------------------------
+
+    def _device_middleware(self, device: str) -> Any:
+        @web.middleware
+        async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+            if request.path.startswith("/sim/"):
+                return await handler(request)
+            record = self._log(device, request)
+            faults = self.faults[device]
+            response = await self._faulty(device, faults, request, handler)
+            record.status = response.status
+            return response
+
+        return middleware
+
+    async def _faulty(
+        self, device: str, faults: Faults, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
+        if faults.off:
+            return _close_connection(request)
+        if faults.latency_s:
+            await asyncio.sleep(faults.latency_s)
+        if faults.timeout:
+            await asyncio.sleep(HANG_S)
+        if device == INDEVOLT:
+            if faults.password and not self._authorised(request, faults.password):
+                return self._challenge()
+            if faults.get_only and request.method == "POST":
+                return web.json_response({"error": "method not allowed"}, status=405)
+        if device == P1 and faults.api_disabled:
+            error = {"error": {"id": 202, "description": "API not enabled"}}
+            return web.json_response(error, status=403)
+        if faults.http_status is not None:
+            return web.json_response({"error": faults.http_status}, status=faults.http_status)
+        if faults.malformed_json:
+            return web.Response(text='{"7101": 1, "6002": ', content_type="application/json")
+        if faults.drop_connection:
+            return await _drop_mid_reply(request)
+        self.model.advance()
+        return await handler(request)
+
+    def _log(self, device: str, request: web.Request) -> RequestRecord:
+        raw = request.query.get("config")
+        config: Any = raw
+        if raw is not None:
+            with contextlib.suppress(ValueError):
+                config = json.loads(raw)
+        record = RequestRecord(
+            device=device,
+            method=request.method,
+            path=request.path,
+            raw_query=request.raw_path.partition("?")[2],
+            config=config,
+            time=self.clock(),
+        )
+        self.requests.append(record)
+        return record
+
+    # -- digest authentication (RFC 7616, MD5, qop=auth) ---------------------------------------
+
+    def _challenge(self) -> web.Response:
+        nonce = secrets.token_hex(16)
+        self._nonces.add(nonce)
+        header = f'Digest realm="{DIGEST_REALM}", nonce="{nonce}", qop="auth", algorithm=MD5'
+        return web.Response(status=401, headers={"WWW-Authenticate": header})
+
+    def _authorised(self, request: web.Request, password: str) -> bool:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Digest "):
+            return False
+        params = {m[0]: m[1] or m[2] for m in _AUTH_PARAM.findall(header[len("Digest ") :])}
+        if params.get("username") != DIGEST_USER or params.get("nonce") not in self._nonces:
+            return False
+        if params.get("uri") != request.raw_path:
+            return False
+
+        def md5(text: str) -> str:
+            return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+        ha1 = md5(f"{DIGEST_USER}:{DIGEST_REALM}:{password}")
+        ha2 = md5(f"{request.method}:{params['uri']}")
+        expected = md5(
+            f"{ha1}:{params['nonce']}:{params.get('nc', '')}:{params.get('cnonce', '')}:"
+            f"{params.get('qop', '')}:{ha2}"
+        )
+        return secrets.compare_digest(expected, params.get("response", ""))
+
+    # -- P1 ------------------------------------------------------------------------------------
+
+    async def _p1_device(self, request: web.Request) -> web.Response:
+        return web.json_response(P1_DEVICE)
+
+    async def _p1_data(self, request: web.Request) -> web.Response:
+        return web.json_response(self.model.p1_data())
+
+    # -- Indevolt ------------------------------------------------------------------------------
+
+    async def _get_data(self, request: web.Request) -> web.Response:
+        config = _config(request)
+        keys = config.get("t") if isinstance(config, dict) else None
+        if not isinstance(keys, list) or not all(isinstance(key, int) for key in keys):
+            return web.json_response({"error": "bad config"}, status=400)
+        if len(keys) > MAX_KEYS:
+            return web.json_response({"error": "too many keys"}, status=400)
+        faults = self.indevolt_faults
+        known = self.model.registers(INDEVOLT_SERIAL)
+        reply: dict[str, object] = {}
+        for key in keys:
+            if key in known and key not in faults.missing_registers:
+                value = known[key]
+                reply[str(key)] = str(value) if faults.string_numbers else value
+        return web.json_response(reply)
+
+    async def _set_data(self, request: web.Request) -> web.Response:
+        config = _config(request)
+        if (
+            not isinstance(config, dict)
+            or config.get("f") != 16
+            or not isinstance(config.get("t"), int)
+            or not isinstance(config.get("v"), list)
+            or not all(type(value) is int for value in config["v"])
+        ):
+            return web.json_response({"error": "bad config"}, status=400)
+        if self.indevolt_faults.reject_commands:
+            return web.json_response({"result": False})
+        return web.json_response({"result": self._write(config["t"], config["v"])})
+
+    def _write(self, register: int, values: list[int]) -> bool:
+        model = self.model
+        if register == 47005 and len(values) == 1:
+            return model.set_mode(values[0])
+        if register == 47015 and len(values) == 3:
+            return model.set_realtime(*values)
+        if register == 1142 and len(values) == 1 and 0 <= values[0] <= 100:
+            model.backup_soc_percent = values[0]
+            return True
+        if register == 1143 and len(values) == 1 and values[0] in (0, 1):
+            model.grid_charging = bool(values[0])
+            return True
+        return False
+
+    async def _get_config(self, request: web.Request) -> web.Response:
+        now = self.model.now()
+        device = {
+            "hostname": "",
+            "timezone": 60,
+            "type": "CMS-SF2000",
+            "sn": self.config_sn,
+            "mac": "7C3E82EF997F",
+            "fw": "T1.4.06_ROOD. 072_M4801_0000002C",
+            "f_ver": "T1406.07.002C",
+            "p_ver": "VOD.00.08",
+            "time": now.strftime("%Y-%m-%d %H:%M:%S"),
+            "time_stamp": int(now.timestamp()),
+            "run_time": self.model.tick,
+        }
+        return web.json_response({"device": device})
+
+    # -- control API ---------------------------------------------------------------------------
+
+    def _add_control_routes(self, app: web.Application) -> None:
+        app.router.add_get("/sim/state", self._state)
+        app.router.add_get("/sim/faults", self._get_faults)
+        app.router.add_post("/sim/faults", self._post_faults)
+        app.router.add_post("/sim/model", self._post_model)
+        app.router.add_get("/sim/requests", self._get_requests)
+        app.router.add_delete("/sim/requests", self._delete_requests)
+
+    def state(self) -> dict[str, Any]:
+        """Model state and faults, as `GET /sim/state` shows them."""
+        model = self.model
+        model.advance()
+        return {
+            "time": model.now().isoformat(),
+            "tick": model.tick,
+            "mode": model.mode,
+            "command": asdict(model.command),
+            "soc_percent": model.soc_percent,
+            "house_w": model.house_w,
+            "pv_w": sum(model.pv_w),
+            "battery_w": model.battery_w,
+            "grid_w": model.grid_w,
+            "ct_reversed": model.ct_reversed,
+            "ct_gain": model.ct_gain,
+            "battery_charge_positive": model.battery_charge_positive,
+            "faults": self._faults_dict(),
+        }
+
+    def _faults_dict(self) -> dict[str, Any]:
+        return {device: faults.to_dict() for device, faults in self.faults.items()}
+
+    async def _state(self, request: web.Request) -> web.Response:
+        return web.json_response(self.state())
+
+    async def _get_faults(self, request: web.Request) -> web.Response:
+        return web.json_response(self._faults_dict())
+
+    async def _post_faults(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        if not isinstance(body, dict) or not set(body) <= set(self.faults):
+            return web.json_response({"error": f"expected keys {sorted(self.faults)}"}, status=400)
+        staged = {}
+        for device, changes in body.items():
+            if not isinstance(changes, dict):
+                return web.json_response({"error": f"{device}: expected an object"}, status=400)
+            reset = bool(changes.pop("reset", False))
+            trial = Faults() if reset else Faults(**asdict(self.faults[device]))
+            try:
+                trial.update(changes)
+            except (TypeError, ValueError) as err:
+                return web.json_response({"error": str(err)}, status=400)
+            staged[device] = trial
+        for device, trial in staged.items():
+            self.faults[device].reset()
+            self.faults[device].update(asdict(trial))
+        return web.json_response(self._faults_dict())
+
+    async def _post_model(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        settable = {"soc_percent", "ct_reversed", "ct_gain", "battery_charge_positive"}
+        if not isinstance(body, dict) or not set(body) <= settable:
+            return web.json_response({"error": f"settable: {sorted(settable)}"}, status=400)
+        self.model.advance()
+        for name, value in body.items():
+            setattr(self.model, name, value)
+        return web.json_response(self.state())
+
+    async def _get_requests(self, request: web.Request) -> web.Response:
+        return web.json_response([asdict(record) for record in self.requests])
+
+    async def _delete_requests(self, request: web.Request) -> web.Response:
+        self.requests.clear()
+        return web.json_response([])
+
+
+def _config(request: web.Request) -> Any:
+    raw = request.query.get("config")
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+async def _json_body(request: web.Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        return None
+
+
+def _close_connection(request: web.Request) -> web.Response:
+    """Device off: cut the connection without a byte of reply."""
+    if request.transport is not None:
+        request.transport.abort()
+    return web.Response(status=503)
+
+
+async def _drop_mid_reply(request: web.Request) -> web.StreamResponse:
+    """Start a 200 reply, send part of the promised body, then cut the connection."""
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.content_length = 100
+    await response.prepare(request)
+    await response.write(b'{"7101": 1, ')
+    if request.transport is not None:
+        request.transport.abort()
+    return response
+
+
+@dataclass(frozen=True)
+class RunningSimulator:
+    """A simulator being served: its handle and where each device listens."""
+
+    simulator: Simulator
+    host: str
+    p1_port: int
+    indevolt_port: int
+
+    @property
+    def p1_url(self) -> str:
+        """Base URL of the P1 meter."""
+        return f"http://{self.host}:{self.p1_port}"
+
+    @property
+    def indevolt_url(self) -> str:
+        """Base URL of the Indevolt."""
+        return f"http://{self.host}:{self.indevolt_port}"
+
+
+@contextlib.asynccontextmanager
+async def serve(
+    simulator: Simulator, host: str = "127.0.0.1", p1_port: int = 0, indevolt_port: int = 0
+) -> AsyncIterator[RunningSimulator]:
+    """Serve both devices in the running event loop (port 0 = any free port) until exit."""
+    runners: list[web.AppRunner] = []
+    ports: list[int] = []
+    try:
+        for app, port in ((simulator.p1_app(), p1_port), (simulator.indevolt_app(), indevolt_port)):
+            # handler_cancellation: a hanging handler ("timeout" fault) ends with its connection.
+            runner = web.AppRunner(
+                app, handler_cancellation=True, shutdown_timeout=0.1, access_log=None
+            )
+            await runner.setup()
+            runners.append(runner)
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+            ports.append(runner.addresses[0][1])
+        yield RunningSimulator(simulator, host, ports[0], ports[1])
+    finally:
+        for runner in reversed(runners):
+            await runner.cleanup()
