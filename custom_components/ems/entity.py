@@ -17,6 +17,7 @@ def p1_device_info(coordinator: EmsCoordinator) -> DeviceInfo:
     device = coordinator.p1_device
     return DeviceInfo(
         identifiers={(DOMAIN, device.serial)},
+        name=device.product_name or "P1 meter",
         connections={(CONNECTION_NETWORK_MAC, format_mac(device.serial))},
         manufacturer="HomeWizard",
         model=device.product_name or "P1 meter",
@@ -32,6 +33,7 @@ def battery_device_info(coordinator: EmsCoordinator) -> DeviceInfo:
     info = coordinator.battery_info
     device_info = DeviceInfo(
         identifiers={(DOMAIN, info.serial)},
+        name=f"Indevolt {info.model}" if info.model else "Indevolt battery",
         manufacturer="Indevolt",
         model=info.model,
         serial_number=info.serial,
