@@ -137,7 +137,9 @@ class Simulator:
             record = self._log(device, request)
             faults = self.faults[device]
             response = await self._faulty(device, faults, request, handler)
-            record.status = response.status
+            transport = request.transport
+            if transport is not None and not transport.is_closing():
+                record.status = response.status
             return response
 
         return middleware
