@@ -1,0 +1,246 @@
+"""Real-time layer: follow the plan, and keep every quarter's average grid import under the peak.
+
+Pure logic, no I/O, called at every poll. The Belgian capacity tariff bills the highest average
+import power over a 15-minute quarter in the month, so what must stay under the limit is the
+quarter's import energy, not the instantaneous power: the quarter has a budget of
+limit_w x 0.25 h. Each poll adds the import since the previous poll to the quarter's energy
+(trapezoids over the P1 readings), spreads what is left of the budget over the rest of the
+quarter, and assumes the present house load lasts until the quarter ends. When the plan's battery
+power would push the import above that, the battery discharges more (or charges less).
+
+Rules the caller relies on:
+- Battery power is signed: charge +, discharge -. Grid power is signed: import +, export -.
+- The effective limit is max(configured limit, the month's peak so far): once the month's peak is
+  above the configured limit, shaving below it saves nothing on this month's bill, so the
+  battery's energy is kept for the plan; above it, shaving still applies.
+- Commands are 0 or 50..max W (the PowerFlex2000's range). A plan setpoint below 50 W becomes 0;
+  a needed shave below 50 W becomes a 50 W discharge (safety first), and a reduced charge below
+  50 W becomes 0.
+- A command is sent when it differs from the last sent one by more than the deadband, or starts,
+  stops or reverses the battery; not within the minimum hold time after the last send, except
+  to shave more (budget) or to stop at a SOC limit. A shave aims one deadband below the budget,
+  so a change the deadband suppresses can never break it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+import math
+from typing import Final
+
+from .prices import quarter_start
+
+QUARTER: Final = timedelta(minutes=15)
+QUARTER_H: Final = 0.25
+# The PowerFlex2000 accepts real-time commands from this power up; below it only 0.
+MIN_COMMAND_W: Final = 50
+# The budget left is spread over at least this long, so the last second of a quarter does not
+# divide by (almost) zero.
+MIN_REMAINING_S: Final = 1.0
+# Defaults: 100 W is the P1's usual noise on a household load; 30 s (six polls) keeps the inverter
+# from chasing every kettle while letting the plan change well inside a quarter.
+DEFAULT_DEADBAND_W: Final = 100.0
+DEFAULT_MIN_HOLD_S: Final = 30.0
+
+
+class Reason(StrEnum):
+    """Why the battery gets the command it gets."""
+
+    FOLLOW_PLAN = "follow_plan"
+    SHAVE_PEAK = "shave_peak"
+    HOLD = "hold"
+    IDLE = "idle"
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A real-time battery command; at most one of the powers is non-zero."""
+
+    charge_w: int = 0
+    discharge_w: int = 0
+    reason: Reason = Reason.IDLE
+
+    @property
+    def power_w(self) -> int:
+        """The signed battery power: charge +, discharge -."""
+        return self.charge_w - self.discharge_w
+
+
+@dataclass(frozen=True, slots=True)
+class ShaverConfig:
+    """Limits from the entry's options."""
+
+    peak_limit_w: float
+    max_charge_w: int
+    max_discharge_w: int
+    min_soc_percent: float
+    max_soc_percent: float
+    deadband_w: float = DEFAULT_DEADBAND_W
+    min_hold_s: float = DEFAULT_MIN_HOLD_S
+
+
+@dataclass(frozen=True, slots=True)
+class Measurements:
+    """One poll's readings and the plan's setpoint for the current slot."""
+
+    now: datetime
+    # P1 active_power_w: import +, export -.
+    grid_power_w: float
+    # The battery's AC power now, charge +, discharge -: measured if available (the P1 reading
+    # includes what the battery really does, which lags a new command), else last commanded.
+    battery_power_w: float
+    soc_percent: float
+    plan_charge_w: float = 0.0
+    plan_discharge_w: float = 0.0
+    # P1 active_power_average_w: the meter's running average import of this quarter.
+    active_power_average_w: float | None = None
+    # P1 montly_power_peak_w (the firmware's spelling): the highest quarter of the month so far.
+    monthly_power_peak_w: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShaverState:
+    """What the shaver remembers between polls; start with `ShaverState()`."""
+
+    quarter_start: datetime | None = None
+    imported_wh: float = 0.0
+    sampled_at: datetime | None = None
+    import_w: float = 0.0
+    sent: Command | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of one poll."""
+
+    # The command in force after this poll: the new one when `send`, else the last one sent
+    # (with reason HOLD when the hold time keeps it in place of a different wish).
+    command: Command
+    send: bool
+    # The caller keeps this and, after a successful write, passes it through `record_sent`.
+    state: ShaverState
+    limit_w: float
+    # The highest average import over the rest of the quarter that keeps it within budget.
+    allowed_import_w: float
+
+
+def _imported_wh(measurements: Measurements, state: ShaverState, now: datetime) -> float:
+    """The energy imported so far in the current quarter, never less than the meter says."""
+    quarter = quarter_start(now)
+    import_w = max(measurements.grid_power_w, 0.0)
+    elapsed_h = (now - quarter).total_seconds() / 3600
+    if state.quarter_start != quarter or state.sampled_at is None:
+        # A new quarter (or the first poll): assume the present import since the quarter began.
+        imported_wh = import_w * elapsed_h
+    elif state.sampled_at > now:
+        # The clock stepped back; keep what was counted rather than subtract.
+        imported_wh = state.imported_wh
+    else:
+        interval_h = (now - state.sampled_at).total_seconds() / 3600
+        imported_wh = state.imported_wh + (state.import_w + import_w) / 2 * interval_h
+    if measurements.active_power_average_w is not None:
+        # The meter's own running average catches import between our polls; trust the larger.
+        imported_wh = max(imported_wh, max(measurements.active_power_average_w, 0.0) * elapsed_h)
+    return imported_wh
+
+
+def _planned_power_w(measurements: Measurements, config: ShaverConfig) -> float:
+    """The plan's signed battery power within the power and SOC limits."""
+    power_w = min(measurements.plan_charge_w, config.max_charge_w) - min(
+        measurements.plan_discharge_w, config.max_discharge_w
+    )
+    if power_w > 0 and measurements.soc_percent >= config.max_soc_percent:
+        return 0.0
+    if power_w < 0 and measurements.soc_percent <= config.min_soc_percent:
+        return 0.0
+    return power_w
+
+
+def _command(power_w: float, reason: Reason, *, shaving: bool) -> Command:
+    """A device command for a signed power, rounded to what the device accepts."""
+    if shaving:
+        # Round toward less import: discharge up (at least MIN_COMMAND_W), charge down.
+        rounded = math.floor(power_w)
+        if -MIN_COMMAND_W < rounded < 0:
+            rounded = -MIN_COMMAND_W
+    else:
+        rounded = round(power_w)
+    if abs(rounded) < MIN_COMMAND_W:
+        return Command(reason=reason if shaving else Reason.IDLE)
+    if rounded > 0:
+        return Command(charge_w=rounded, reason=reason)
+    return Command(discharge_w=-rounded, reason=reason)
+
+
+def decide(measurements: Measurements, config: ShaverConfig, state: ShaverState) -> Decision:
+    """Choose the battery command for this poll and whether to send it."""
+    now = measurements.now.astimezone(UTC)
+    quarter = quarter_start(now)
+    imported_wh = _imported_wh(measurements, state, now)
+    limit_w = max(config.peak_limit_w, measurements.monthly_power_peak_w or 0.0)
+    remaining_h = max((quarter + QUARTER - now).total_seconds(), MIN_REMAINING_S) / 3600
+    allowed_import_w = max((limit_w * QUARTER_H - imported_wh) / remaining_h, 0.0)
+
+    planned_w = _planned_power_w(measurements, config)
+    # The house's own grid power, without the battery's.
+    house_w = measurements.grid_power_w - measurements.battery_power_w
+    ceiling_w = allowed_import_w - house_w
+    if planned_w > ceiling_w:
+        power_w = max(ceiling_w - config.deadband_w, -float(config.max_discharge_w))
+        if measurements.soc_percent <= config.min_soc_percent:
+            power_w = max(power_w, 0.0)
+        # Shaving only ever lowers the battery power below the plan.
+        wish = _command(min(power_w, planned_w), Reason.SHAVE_PEAK, shaving=True)
+    else:
+        wish = _command(planned_w, Reason.FOLLOW_PLAN, shaving=False)
+    plan_command = _command(planned_w, Reason.FOLLOW_PLAN, shaving=False)
+    if wish.power_w == plan_command.power_w:
+        wish = plan_command
+
+    command, send = _send_or_hold(wish, measurements, config, state, now)
+    new_state = replace(
+        state,
+        quarter_start=quarter,
+        imported_wh=imported_wh,
+        sampled_at=now,
+        import_w=max(measurements.grid_power_w, 0.0),
+    )
+    return Decision(command, send, new_state, limit_w, allowed_import_w)
+
+
+def _send_or_hold(
+    wish: Command,
+    measurements: Measurements,
+    config: ShaverConfig,
+    state: ShaverState,
+    now: datetime,
+) -> tuple[Command, bool]:
+    """Apply the deadband and the hold time: the command in force and whether to send it."""
+    sent = state.sent
+    if sent is None:
+        return wish, True
+    # Starting, stopping or reversing the battery always counts, however small the power.
+    changes_direction = _direction(wish.power_w) != _direction(sent.power_w)
+    if abs(wish.power_w - sent.power_w) <= config.deadband_w and not changes_direction:
+        return sent, False
+    safety = (wish.reason is Reason.SHAVE_PEAK and wish.power_w < sent.power_w) or (
+        (sent.power_w < 0 and measurements.soc_percent <= config.min_soc_percent)
+        or (sent.power_w > 0 and measurements.soc_percent >= config.max_soc_percent)
+    )
+    held = state.sent_at is not None and (now - state.sent_at).total_seconds() < config.min_hold_s
+    if held and not safety:
+        return replace(sent, reason=Reason.HOLD), False
+    return wish, True
+
+
+def _direction(power_w: int) -> int:
+    """-1 discharging, 0 idle, 1 charging."""
+    return (power_w > 0) - (power_w < 0)
+
+
+def record_sent(state: ShaverState, command: Command, now: datetime) -> ShaverState:
+    """The state after `command` was written to the battery at `now`."""
+    return replace(state, sent=command, sent_at=now.astimezone(UTC))

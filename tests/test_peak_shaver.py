@@ -1,0 +1,361 @@
+"""Tests of the real-time layer: plan following, quarter budget, deadband, hold time, limits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+import math
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from custom_components.ems.peak_shaver import (
+    QUARTER,
+    Command,
+    Decision,
+    Measurements,
+    Reason,
+    ShaverConfig,
+    ShaverState,
+    decide,
+    record_sent,
+)
+
+T0 = datetime(2026, 1, 12, 17, 0, tzinfo=UTC)  # the start of a quarter
+CONFIG = ShaverConfig(
+    peak_limit_w=4000,
+    max_charge_w=2400,
+    max_discharge_w=2400,
+    min_soc_percent=10,
+    max_soc_percent=100,
+    deadband_w=100,
+    min_hold_s=30,
+)
+
+
+def poll(
+    seconds: float,
+    grid_w: float,
+    *,
+    battery_w: float = 0,
+    soc: float = 50,
+    plan: tuple[float, float] = (0, 0),
+    average_w: float | None = None,
+    peak_w: float | None = None,
+) -> Measurements:
+    return Measurements(
+        now=T0 + timedelta(seconds=seconds),
+        grid_power_w=grid_w,
+        battery_power_w=battery_w,
+        soc_percent=soc,
+        plan_charge_w=plan[0],
+        plan_discharge_w=plan[1],
+        active_power_average_w=average_w,
+        monthly_power_peak_w=peak_w,
+    )
+
+
+@dataclass
+class Home:
+    """A house behind a P1 meter and a battery that does at once what it was last sent."""
+
+    house_w: Callable[[float], float]
+    config: ShaverConfig = CONFIG
+    plan: tuple[float, float] = (0, 0)
+    soc: float = 50
+    state: ShaverState = field(default_factory=ShaverState)
+    battery_w: float = 0
+    imported_wh: float = 0
+    decisions: list[Decision] = field(default_factory=list)
+
+    def run(self, start_s: float, end_s: float, step_s: float = 5) -> None:
+        """Poll every step_s; the power between polls is what the meter saw at the poll."""
+        seconds = start_s
+        while seconds < end_s:
+            grid_w = self.house_w(seconds) + self.battery_w
+            decision = decide(
+                poll(seconds, grid_w, battery_w=self.battery_w, soc=self.soc, plan=self.plan),
+                self.config,
+                self.state,
+            )
+            self.state = decision.state
+            if decision.send:
+                self.state = record_sent(
+                    self.state, decision.command, T0 + timedelta(seconds=seconds)
+                )
+                self.battery_w = decision.command.power_w
+            self.decisions.append(decision)
+            grid_w = self.house_w(seconds) + self.battery_w
+            self.imported_wh += max(grid_w, 0) * step_s / 3600
+            seconds += step_s
+
+    @property
+    def sends(self) -> list[Command]:
+        return [decision.command for decision in self.decisions if decision.send]
+
+
+# --- the quarter budget ---------------------------------------------------------------------
+
+
+def test_spike_is_shaved_so_the_quarter_stays_within_the_limit() -> None:
+    # 2 kW for 5 minutes, then 5.5 kW: unshaved the quarter would average 4.33 kW.
+    home = Home(lambda s: 2000 if s < 300 else 5500)
+    home.run(0, 900)
+    assert home.imported_wh / 0.25 <= CONFIG.peak_limit_w
+    assert home.imported_wh / 0.25 > CONFIG.peak_limit_w - 200  # and not much more than needed
+    assert home.sends[0] == Command(reason=Reason.IDLE)
+    assert {command.reason for command in home.sends[1:-1]} == {Reason.SHAVE_PEAK}
+    # In the last seconds the budget left covers the load: the battery stops.
+    assert home.sends[-1] == Command(reason=Reason.IDLE)
+    assert home.decisions[-1].state.sampled_at == T0 + timedelta(seconds=895)
+    # The budget allowed the spike unshaved for a while: the shave starts late and small.
+    first_shave = next(d for d in home.decisions if d.command.reason is Reason.SHAVE_PEAK)
+    assert first_shave.state.sampled_at == T0 + timedelta(seconds=300)
+    assert first_shave.command.discharge_w < 1500
+
+
+def test_shave_follows_a_rising_load_within_the_hold_time() -> None:
+    home = Home(lambda s: 3000 if s < 600 else 4500 + (s - 600) * 10)
+    home.run(0, 900)
+    assert home.imported_wh / 0.25 <= CONFIG.peak_limit_w
+    shave_polls = [
+        index * 5
+        for index, decision in enumerate(home.decisions)
+        if decision.send and decision.command.reason is Reason.SHAVE_PEAK
+    ]
+    gaps_s = [later - earlier for earlier, later in pairwise(shave_polls)]
+    assert min(gaps_s) < CONFIG.min_hold_s  # the budget beats the hold time
+
+
+def test_planned_charge_is_reduced_before_discharging() -> None:
+    home = Home(lambda s: 3500, plan=(2000, 0))
+    home.run(0, 900)
+    assert home.imported_wh / 0.25 <= CONFIG.peak_limit_w
+    assert all(0 <= command.power_w <= 2000 for command in home.sends)
+    assert home.sends[-1].reason is Reason.SHAVE_PEAK
+
+
+def test_planned_discharge_is_followed_when_it_is_enough() -> None:
+    home = Home(lambda s: 5000, plan=(0, 2000))
+    home.run(0, 900)
+    assert home.sends == [Command(discharge_w=2000, reason=Reason.FOLLOW_PLAN)]
+
+
+def test_quarter_rollover_resets_the_budget() -> None:
+    home = Home(lambda s: 4300)
+    home.run(0, 900)
+    assert home.imported_wh <= CONFIG.peak_limit_w * 0.25
+    assert any(command.reason is Reason.SHAVE_PEAK for command in home.sends)
+    assert home.battery_w == 0  # the end of the quarter needed no shave
+    # The next quarter starts with only what was imported since its first second.
+    home.imported_wh = 0
+    home.run(900, 1800)
+    assert home.imported_wh <= CONFIG.peak_limit_w * 0.25
+    first = home.decisions[180]
+    assert first.state.quarter_start == T0 + QUARTER
+    assert first.state.imported_wh == 0
+    # A whole quarter ahead at 4300 W: shave 300 W, plus the deadband margin.
+    assert first.allowed_import_w == CONFIG.peak_limit_w
+    assert first.command == Command(discharge_w=400, reason=Reason.SHAVE_PEAK)
+    assert home.decisions[181].state.imported_wh == pytest.approx((4300 + 3900) / 2 * 5 / 3600)
+
+
+def test_budget_already_spent_asks_for_everything() -> None:
+    state = ShaverState(T0, imported_wh=1000, sampled_at=T0 + timedelta(seconds=600), import_w=6000)
+    decision = decide(poll(605, 6000), CONFIG, state)
+    assert decision.allowed_import_w == 0
+    assert decision.command == Command(discharge_w=2400, reason=Reason.SHAVE_PEAK)
+
+
+def test_last_second_of_a_quarter_does_not_divide_by_zero() -> None:
+    decision = decide(poll(899.9999, 3000), CONFIG, ShaverState())
+    assert decision.allowed_import_w == pytest.approx((1000 - 750) * 3600)
+
+
+# --- the meter's average and monthly peak ---------------------------------------------------
+
+
+def test_meter_average_seeds_the_first_poll() -> None:
+    # Restarted 10 minutes into a quarter that averaged 5 kW so far; the load now is 1 kW.
+    decision = decide(poll(600, 1000, average_w=5000), CONFIG, ShaverState())
+    assert decision.state.imported_wh == pytest.approx(5000 * 600 / 3600)
+    assert decision.allowed_import_w == pytest.approx(2000)
+    without = decide(poll(600, 1000), CONFIG, ShaverState())
+    assert without.state.imported_wh == pytest.approx(1000 * 600 / 3600)
+
+
+def test_meter_average_corrects_a_low_integration() -> None:
+    state = ShaverState(T0, imported_wh=100, sampled_at=T0 + timedelta(seconds=295), import_w=0)
+    decision = decide(poll(300, 0, average_w=3000), CONFIG, state)
+    assert decision.state.imported_wh == pytest.approx(250)
+    lower = decide(poll(300, 0, average_w=-500), CONFIG, state)
+    assert lower.state.imported_wh == pytest.approx(100)
+
+
+def test_monthly_peak_above_the_limit_raises_it() -> None:
+    assert decide(poll(0, 1000, peak_w=6000), CONFIG, ShaverState()).limit_w == 6000
+    assert decide(poll(0, 1000, peak_w=2500), CONFIG, ShaverState()).limit_w == 4000
+    assert decide(poll(0, 1000), CONFIG, ShaverState()).limit_w == 4000
+    # Still shaved down to the raised limit.
+    state = ShaverState(T0, imported_wh=1000, sampled_at=T0 + timedelta(seconds=595), import_w=7000)
+    decision = decide(poll(600, 7000, peak_w=6000), CONFIG, state)
+    assert decision.allowed_import_w == pytest.approx((1500 - 1000 - 7000 * 5 / 3600) * 12)
+    assert decision.command == Command(
+        discharge_w=math.ceil(7000 - decision.allowed_import_w + CONFIG.deadband_w),
+        reason=Reason.SHAVE_PEAK,
+    )
+
+
+def test_export_counts_as_no_import_and_clock_steps_back() -> None:
+    state = ShaverState(T0, imported_wh=50, sampled_at=T0 + timedelta(seconds=100), import_w=0)
+    exporting = decide(poll(105, -2000), CONFIG, state)
+    assert exporting.state.imported_wh == pytest.approx(50)
+    back = decide(poll(90, 3000), CONFIG, state)
+    assert back.state.imported_wh == pytest.approx(50)
+    assert back.state.sampled_at == T0 + timedelta(seconds=90)
+
+
+def test_local_time_input_is_read_as_utc() -> None:
+    local = T0.astimezone(ZoneInfo("Europe/Brussels"))
+    measurements = replace(poll(0, 1000), now=local + timedelta(seconds=60))
+    decision = decide(measurements, CONFIG, ShaverState())
+    assert decision.state.quarter_start == T0
+    assert decision.state.sampled_at == T0 + timedelta(seconds=60)
+    assert decision.state.sampled_at.tzinfo is UTC
+
+
+# --- sending: deadband and hold time --------------------------------------------------------
+
+
+def sent_state(command: Command, seconds_ago: float, now_s: float = 400) -> ShaverState:
+    at = T0 + timedelta(seconds=now_s - seconds_ago)
+    return record_sent(ShaverState(), command, at)
+
+
+def test_first_poll_always_sends() -> None:
+    decision = decide(poll(0, 500, plan=(1000, 0)), CONFIG, ShaverState())
+    assert decision.send
+    assert decision.command == Command(charge_w=1000, reason=Reason.FOLLOW_PLAN)
+
+
+def test_deadband_suppresses_small_changes() -> None:
+    state = sent_state(Command(charge_w=1000, reason=Reason.FOLLOW_PLAN), 300)
+    small = decide(poll(400, 500, battery_w=1000, plan=(1080, 0)), CONFIG, state)
+    assert not small.send
+    assert small.command == Command(charge_w=1000, reason=Reason.FOLLOW_PLAN)
+    large = decide(poll(400, 500, battery_w=1000, plan=(1200, 0)), CONFIG, state)
+    assert large.send
+    assert large.command == Command(charge_w=1200, reason=Reason.FOLLOW_PLAN)
+
+
+def test_stopping_is_never_inside_the_deadband() -> None:
+    state = sent_state(Command(discharge_w=60, reason=Reason.FOLLOW_PLAN), 300)
+    decision = decide(poll(400, 500, battery_w=-60), CONFIG, state)
+    assert decision.send
+    assert decision.command == Command(reason=Reason.IDLE)
+
+
+def test_hold_time_keeps_the_last_command() -> None:
+    charging = Command(charge_w=1000, reason=Reason.FOLLOW_PLAN)
+    held = decide(poll(400, 500, battery_w=1000, plan=(2000, 0)), CONFIG, sent_state(charging, 10))
+    assert not held.send
+    assert held.command == Command(charge_w=1000, reason=Reason.HOLD)
+    released = decide(
+        poll(400, 500, battery_w=1000, plan=(2000, 0)), CONFIG, sent_state(charging, 30)
+    )
+    assert released.send
+    assert released.command.charge_w == 2000
+
+
+def test_shaving_more_bypasses_the_hold_time() -> None:
+    state = sent_state(Command(discharge_w=500, reason=Reason.SHAVE_PEAK), 5)
+    state = replace(
+        state,
+        quarter_start=T0,
+        imported_wh=1000 * 400 / 3600,
+        sampled_at=T0 + timedelta(seconds=395),
+        import_w=4500,
+    )
+    decision = decide(poll(400, 7500, battery_w=-500), CONFIG, state)
+    assert decision.send
+    assert decision.command.reason is Reason.SHAVE_PEAK
+    assert decision.command.discharge_w > 500
+    # Shaving less is not urgent: it waits for the hold time.
+    relaxed = decide(poll(400, 1000, battery_w=-500), CONFIG, state)
+    assert not relaxed.send
+    assert relaxed.command == Command(discharge_w=500, reason=Reason.HOLD)
+
+
+# --- power and SOC limits -------------------------------------------------------------------
+
+
+def test_plan_beyond_the_power_limits_is_clamped() -> None:
+    charge = decide(poll(0, 0, plan=(5000, 0)), CONFIG, ShaverState())
+    assert charge.command == Command(charge_w=2400, reason=Reason.FOLLOW_PLAN)
+    discharge = decide(poll(0, 0, plan=(0, 5000)), CONFIG, ShaverState())
+    assert discharge.command == Command(discharge_w=2400, reason=Reason.FOLLOW_PLAN)
+
+
+def test_plan_below_the_device_minimum_is_idle() -> None:
+    decision = decide(poll(0, 0, plan=(40, 0)), CONFIG, ShaverState())
+    assert decision.command == Command(reason=Reason.IDLE)
+
+
+# Half the quarter gone with half the budget used: 4000 W allowed for the rest.
+HALF_SPENT = ShaverState(T0, imported_wh=500, sampled_at=T0 + timedelta(seconds=450), import_w=0)
+NO_DEADBAND = replace(CONFIG, deadband_w=0)
+
+
+def test_small_shave_rounds_up_to_the_device_minimum() -> None:
+    decision = decide(poll(450, 4020), NO_DEADBAND, HALF_SPENT)
+    assert decision.allowed_import_w == pytest.approx(4000)
+    assert decision.command == Command(discharge_w=50, reason=Reason.SHAVE_PEAK)
+    # With a deadband the shave aims that much lower.
+    margin = decide(poll(450, 4020), CONFIG, HALF_SPENT)
+    assert margin.command == Command(discharge_w=120, reason=Reason.SHAVE_PEAK)
+
+
+def test_reduced_charge_below_the_device_minimum_stops_charging() -> None:
+    # House 3970 W: only 30 W of the planned 1000 W charge fit.
+    decision = decide(poll(450, 4970, battery_w=1000, plan=(1000, 0)), NO_DEADBAND, HALF_SPENT)
+    assert decision.command == Command(reason=Reason.SHAVE_PEAK)
+    more = decide(poll(450, 4000, battery_w=1000, plan=(1000, 0)), NO_DEADBAND, HALF_SPENT)
+    assert more.command == Command(charge_w=1000, reason=Reason.FOLLOW_PLAN)
+    reduced = decide(poll(450, 4500, battery_w=1000, plan=(1000, 0)), NO_DEADBAND, HALF_SPENT)
+    assert reduced.command == Command(charge_w=500, reason=Reason.SHAVE_PEAK)
+
+
+def test_no_discharge_at_min_soc_even_to_shave() -> None:
+    decision = decide(poll(600, 8000, soc=10, plan=(0, 1000)), CONFIG, ShaverState())
+    assert decision.command == Command(reason=Reason.IDLE)
+    charging = decide(
+        poll(600, 8000, battery_w=1000, soc=10, plan=(1000, 0)), CONFIG, ShaverState()
+    )
+    assert charging.command == Command(reason=Reason.SHAVE_PEAK)
+
+
+def test_no_charge_at_max_soc() -> None:
+    decision = decide(poll(0, 0, soc=100, plan=(2000, 0)), CONFIG, ShaverState())
+    assert decision.command == Command(reason=Reason.IDLE)
+
+
+def test_soc_limit_stops_the_battery_within_the_hold_time() -> None:
+    discharging = sent_state(Command(discharge_w=1000, reason=Reason.FOLLOW_PLAN), 5)
+    at_min = decide(poll(400, 0, battery_w=-1000, soc=10, plan=(0, 1000)), CONFIG, discharging)
+    assert at_min.send
+    assert at_min.command == Command(reason=Reason.IDLE)
+    charging = sent_state(Command(charge_w=1000, reason=Reason.FOLLOW_PLAN), 5)
+    at_max = decide(poll(400, 1000, battery_w=1000, soc=100, plan=(1000, 0)), CONFIG, charging)
+    assert at_max.send
+    assert at_max.command == Command(reason=Reason.IDLE)
+
+
+def test_command_power_and_record_sent() -> None:
+    assert Command(charge_w=300).power_w == 300
+    assert Command(discharge_w=300).power_w == -300
+    local = datetime(2026, 1, 12, 18, 0, tzinfo=ZoneInfo("Europe/Brussels"))
+    state = record_sent(ShaverState(), Command(charge_w=300), local)
+    assert state.sent_at == T0
+    assert state.sent == Command(charge_w=300)
