@@ -1,0 +1,719 @@
+"""Battery schedule planner: exact dynamic programming over a discretised SOC grid.
+
+Pure code: no Home Assistant imports and no imports of the integration package, so it runs in an
+executor job, in ``scripts/plan`` and in the benchmark alike. numpy is the only dependency.
+
+Model (all slots in input order; ``h`` = slot length in hours, ``eta`` = round-trip efficiency)::
+
+    soc_percent(t+1) = soc_percent(t)
+                       + 100*h*(sqrt(eta)*charge_w - discharge_w/sqrt(eta)) / (1000*capacity_kwh)
+    grid_w  = load_w - pv_w + charge_w - discharge_w
+    cost    = sum h*(import_price*max(grid_w, 0) - export_price*max(-grid_w, 0)) / 1000
+
+The state of the dynamic programme is an index on a uniform SOC grid whose first and last points
+are exactly the SOC window's limits, plus the direction of the last non-idle action (for the
+switching penalty). Actions are whole grid steps, so the energy a schedule claims is exactly the
+energy the physics gives: the power of an action is derived from its SOC step, never the other way
+round. The grid step is chosen per problem so that the maximum charge and discharge powers are
+(almost exactly) whole numbers of steps - the "last partial step" would otherwise cost up to one
+step of energy in every power-limited slot.
+
+Everything the user can ask for that may be impossible is a soft penalty, so the planner never
+returns "infeasible": a grid import above the desired peak, an end SOC below the floor and a SOC
+outside the window (only possible when the start is outside it) each cost far more than any price
+difference, and :attr:`Plan.violations` names whatever could not be met.
+
+Spread rule: ``battery_min_price_spread_percent`` (s) means a charge/discharge cycle is only worth
+making when the effective discharge price exceeds the effective charge price by s percent.
+Losses alone already demand ``p_dis > p_chg / eta``; where ``(1 + s) * eta > 1`` the planner adds
+a virtual cost of ``((1 + s) * eta - 1)`` times the effective (marginal) cost of every kWh it
+charges at a positive price, which makes a cycle worthwhile exactly when
+``p_dis > (1 + s) * p_chg``. With the defaults (25 %, eta 0.80) the factor is zero: the losses are
+already a 25 % spread. Virtual costs and penalties steer the plan; :attr:`Plan.cost_eur` is the
+plain energy cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+import math
+import time
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+type FloatArray = NDArray[np.float64]
+type IntArray = NDArray[np.int64]
+
+MIN_POWER_W: Final = 50.0
+"""The smallest non-zero power the inverter accepts (PowerFlex2000 real-time mode)."""
+
+SWITCH_PENALTY_EUR: Final = 0.002
+"""Objective cost of reversing direction (charge <-> discharge), against flip-flopping."""
+
+THROUGHPUT_TIE_EUR_PER_KWH: Final = 1e-5
+"""A negligible cost per kWh moved, so that ties resolve to doing nothing."""
+
+PEAK_PENALTY_EUR_PER_KWH: Final = 1e4
+"""Objective cost per kWh imported above the desired peak (doubled for the first slot)."""
+
+END_PENALTY_EUR_PER_KWH: Final = 100.0
+"""Objective cost per kWh the end SOC falls short of its floor."""
+
+WINDOW_PENALTY_EUR_PER_KWH_H: Final = 100.0
+"""Objective cost per kWh outside the SOC window, per hour spent there."""
+
+WORK_BUDGET: Final = 1.6e7
+"""Grid points x actions x slots the solver may evaluate; sets the SOC grid's resolution."""
+
+GRID_POINTS_MIN: Final = 100
+GRID_POINTS_MAX: Final = 1500
+
+VIOLATION_START_OUTSIDE_WINDOW: Final = "start_outside_soc_window"
+VIOLATION_OUTSIDE_WINDOW: Final = "soc_outside_window"
+VIOLATION_PEAK_EXCEEDED: Final = "grid_peak_exceeded"
+VIOLATION_END_SOC: Final = "end_soc_below_floor"
+
+_CHARGE: Final = 0
+_DISCHARGE: Final = 1
+_INF: Final = math.inf
+
+
+class PlannerInputError(ValueError):
+    """An option or an input series the planner cannot use; the message says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannerParams:
+    """Battery and grid parameters of the planner (the options of the original design)."""
+
+    capacity_kwh: float = 12.0
+    min_soc_percent: float = 10.0
+    max_soc_percent: float = 100.0
+    max_charge_w: float = 2400.0
+    max_discharge_w: float = 2400.0
+    max_grid_peak_w: float = 4000.0
+    min_price_spread_percent: float = 25.0
+    round_trip_efficiency: float = 0.80
+
+    def __post_init__(self) -> None:
+        """Reject values that make no physical sense."""
+        _check_range("battery_rated_capacity_kwh", self.capacity_kwh, 0.1, 1000.0)
+        _check_range("battery_min_soc_percent", self.min_soc_percent, 0.0, 99.0)
+        _check_range("battery_max_soc_percent", self.max_soc_percent, 1.0, 100.0)
+        if self.max_soc_percent - self.min_soc_percent < 1.0:
+            raise PlannerInputError(
+                "battery_max_soc_percent must exceed battery_min_soc_percent by at least 1 "
+                f"(got {self.min_soc_percent:g}..{self.max_soc_percent:g})"
+            )
+        _check_range("battery_max_charge_power_w", self.max_charge_w, MIN_POWER_W, 100_000.0)
+        _check_range("battery_max_discharge_power_w", self.max_discharge_w, MIN_POWER_W, 100_000.0)
+        _check_range("battery_max_desired_grid_peak_w", self.max_grid_peak_w, 0.0, 1_000_000.0)
+        _check_range("battery_min_price_spread_percent", self.min_price_spread_percent, 0.0, 1000.0)
+        _check_range("battery_round_trip_efficiency", self.round_trip_efficiency, 0.5, 1.0)
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, object]) -> PlannerParams:
+        """Build parameters from option keys; missing keys take the original design's values.
+
+        Keys the planner does not use are ignored, so a whole options mapping can be passed.
+        Raises :class:`PlannerInputError` for a value that is not a number or is out of range.
+        """
+        values: dict[str, float] = {}
+        for key, field in _OPTION_FIELDS.items():
+            if key in options:
+                values[field] = _as_number(key, options[key])
+        return cls(**values)
+
+
+_OPTION_FIELDS: Final = {
+    "battery_rated_capacity_kwh": "capacity_kwh",
+    "battery_min_soc_percent": "min_soc_percent",
+    "battery_max_soc_percent": "max_soc_percent",
+    "battery_max_charge_power_w": "max_charge_w",
+    "battery_max_discharge_power_w": "max_discharge_w",
+    "battery_max_desired_grid_peak_w": "max_grid_peak_w",
+    "battery_min_price_spread_percent": "min_price_spread_percent",
+    "battery_round_trip_efficiency": "round_trip_efficiency",
+}
+
+
+def _as_number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PlannerInputError(f"{name} must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise PlannerInputError(f"{name} must be finite, got {value!r}")
+    return number
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    number = _as_number(name, value)
+    if not low <= number <= high:
+        raise PlannerInputError(f"{name} must be between {low:g} and {high:g}, got {number:g}")
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedSlot:
+    """One slot of a plan: the battery setpoint and its consequences."""
+
+    charge_w: float
+    discharge_w: float
+    soc_percent_start: float
+    soc_percent_end: float
+    grid_w: float
+    cost_eur: float
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Policy:
+    """Everything :meth:`Plan.policy_action` needs: the solver's decision for every state."""
+
+    actions: NDArray[np.int16]  # (slots, 2 directions, grid points): signed SOC steps
+    start_moves: IntArray  # (slots,): target grid index from the start SOC, -1 = stay
+    start_soc_percent: float
+    grid_low_percent: float  # SOC of grid index 0
+    step_percent: float
+    step_kwh: float
+    directions: IntArray  # (slots,): last direction before each slot, -1 = none yet
+    at_start: NDArray[np.bool_]  # (slots,): the plan still sits at the start SOC
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Plan:
+    """A planned schedule plus the policy to follow it from any measured SOC."""
+
+    slots: tuple[PlannedSlot, ...]
+    cost_eur: float
+    """Energy cost of the schedule in EUR (penalties and virtual costs excluded)."""
+    violations: tuple[str, ...]
+    """Soft constraints the plan could not meet (``VIOLATION_*``); empty when all hold."""
+    solve_ms: float
+    params: PlannerParams
+    slot_hours: tuple[float, ...]
+    _policy: _Policy
+
+    @property
+    def violated(self) -> bool:
+        """Whether any soft constraint could not be met."""
+        return bool(self.violations)
+
+    def policy_action(self, slot_index: int, measured_soc_percent: float) -> tuple[float, float]:
+        """Return ``(charge_w, discharge_w)`` for a measured SOC during a slot, without re-solving.
+
+        The answer is the solver's optimal action from the grid state nearest the measured SOC
+        (with the plan's last direction), limited so that the SOC stays inside the window during
+        the rest of the slot; a power below the inverter's minimum becomes 0.
+        """
+        policy = self._policy
+        if not 0 <= slot_index < len(self.slots):
+            raise IndexError(f"slot_index {slot_index} outside 0..{len(self.slots) - 1}")
+        if not math.isfinite(measured_soc_percent):
+            raise PlannerInputError(f"measured SOC must be finite, got {measured_soc_percent!r}")
+        params = self.params
+        hours = self.slot_hours[slot_index]
+        root = math.sqrt(params.round_trip_efficiency)
+        if policy.at_start[slot_index] and (
+            abs(measured_soc_percent - policy.start_soc_percent) < policy.step_percent / 2
+        ):
+            target = int(policy.start_moves[slot_index])
+            if target < 0:
+                return 0.0, 0.0
+            target_percent = policy.grid_low_percent + target * policy.step_percent
+            delta_kwh = (target_percent - policy.start_soc_percent) * params.capacity_kwh / 100
+        else:
+            points = policy.actions.shape[2]
+            index = round((measured_soc_percent - policy.grid_low_percent) / policy.step_percent)
+            index = min(max(index, 0), points - 1)
+            direction = max(int(policy.directions[slot_index]), _CHARGE)
+            delta_kwh = int(policy.actions[slot_index, direction, index]) * policy.step_kwh
+        if delta_kwh > 0:
+            room_kwh = (params.max_soc_percent - measured_soc_percent) * params.capacity_kwh / 100
+            power_w = min(delta_kwh, room_kwh) * 1000 / (root * hours)
+            power_w = min(power_w, params.max_charge_w)
+            return (power_w, 0.0) if power_w >= MIN_POWER_W else (0.0, 0.0)
+        if delta_kwh < 0:
+            room_kwh = (measured_soc_percent - params.min_soc_percent) * params.capacity_kwh / 100
+            power_w = min(-delta_kwh, room_kwh) * 1000 * root / hours
+            power_w = min(power_w, params.max_discharge_w)
+            return (0.0, power_w) if power_w >= MIN_POWER_W else (0.0, 0.0)
+        return 0.0, 0.0
+
+
+def plan_schedule(
+    prices_import: Sequence[float],
+    *,
+    prices_export: Sequence[float] | None = None,
+    load_w: Sequence[float] | None = None,
+    pv_w: Sequence[float] | None = None,
+    slot_hours: float | Sequence[float],
+    params: PlannerParams,
+    initial_soc_percent: float,
+    end_soc_percent_min: float | None = None,
+) -> Plan:
+    """Plan the battery for the given slots at the minimum energy cost.
+
+    ``prices_import``/``prices_export`` in EUR/kWh (export defaults to import), ``load_w`` and
+    ``pv_w`` average watts per slot (default 0), ``slot_hours`` one length for all slots or one
+    per slot. ``end_soc_percent_min`` defaults to the initial SOC and is clamped to the window.
+    Pure and CPU-bound: call it from an executor job. Raises :class:`PlannerInputError` for input
+    it cannot use; never fails for lack of a feasible schedule (see :attr:`Plan.violations`).
+    """
+    started = time.perf_counter()
+    problem = _Problem.build(
+        prices_import,
+        prices_export=prices_export,
+        load_w=load_w,
+        pv_w=pv_w,
+        slot_hours=slot_hours,
+        params=params,
+        initial_soc_percent=initial_soc_percent,
+        end_soc_percent_min=end_soc_percent_min,
+    )
+    actions, start_moves = problem.solve()
+    return problem.extract(actions, start_moves, started)
+
+
+def _series(name: str, values: Sequence[float] | None, count: int, default: float) -> FloatArray:
+    if values is None:
+        return np.full(count, default, dtype=np.float64)
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise PlannerInputError(f"{name} must be numbers") from err
+    if array.shape != (count,):
+        raise PlannerInputError(f"{name} must have {count} values, got {array.size}")
+    if not np.all(np.isfinite(array)):
+        raise PlannerInputError(f"{name} must be finite numbers")
+    return array
+
+
+def _percent(name: str, value: float) -> float:
+    number = _as_number(name, value)
+    if not 0.0 <= number <= 100.0:
+        raise PlannerInputError(f"{name} must be between 0 and 100, got {number:g}")
+    return number
+
+
+def _choose_grid_points(
+    window_kwh: float, charge_kwh: float, discharge_kwh: float, slots: int
+) -> int:
+    """Grid points of the SOC window.
+
+    As many as the work budget allows, tuned so that the per-slot maximum charge and discharge
+    energies are (nearly) whole numbers of steps.
+    """
+    per_point = slots * (charge_kwh + discharge_kwh) / window_kwh
+    base = math.sqrt(WORK_BUDGET / per_point) / 1.15
+    base = min(max(base, GRID_POINTS_MIN), GRID_POINTS_MAX)
+    candidates = np.arange(int(base), int(base * 1.3) + 1, dtype=np.float64)
+    steps_charge = charge_kwh * candidates / window_kwh
+    steps_discharge = discharge_kwh * candidates / window_kwh
+    # Energy share lost by rounding each maximum down to whole steps (a 1e-9 guard for floats).
+    loss = (steps_charge - np.floor(steps_charge + 1e-9)) / steps_charge + (
+        steps_discharge - np.floor(steps_discharge + 1e-9)
+    ) / steps_discharge
+    return int(candidates[int(np.argmin(loss + 1e-4 * candidates / base))])
+
+
+@dataclass(slots=True)
+class _Problem:
+    """The discretised problem: grid, per-slot data and the cost model."""
+
+    params: PlannerParams
+    price_import: FloatArray
+    price_export: FloatArray
+    net_w: FloatArray
+    hours: FloatArray
+    start_percent: float
+    floor_percent: float
+    step_kwh: float
+    step_percent: float
+    low_index: int  # grid index of min_soc_percent
+    high_index: int  # grid index of max_soc_percent
+    grid_percent: FloatArray
+    spread_factor: float
+
+    @classmethod
+    def build(
+        cls,
+        prices_import: Sequence[float],
+        *,
+        prices_export: Sequence[float] | None,
+        load_w: Sequence[float] | None,
+        pv_w: Sequence[float] | None,
+        slot_hours: float | Sequence[float],
+        params: PlannerParams,
+        initial_soc_percent: float,
+        end_soc_percent_min: float | None,
+    ) -> _Problem:
+        count = len(prices_import)
+        if count == 0:
+            raise PlannerInputError("at least one price slot is needed")
+        price_import = _series("prices_import", prices_import, count, 0.0)
+        price_export = (
+            price_import.copy()
+            if prices_export is None
+            else _series("prices_export", prices_export, count, 0.0)
+        )
+        load = _series("load_w", load_w, count, 0.0)
+        pv = _series("pv_w", pv_w, count, 0.0)
+        if isinstance(slot_hours, int | float):
+            hours = _series("slot_hours", [slot_hours] * count, count, 0.0)
+        else:
+            hours = _series("slot_hours", slot_hours, count, 0.0)
+        if not np.all(hours > 0):
+            raise PlannerInputError("slot_hours must be positive")
+        start = _percent("initial_soc_percent", initial_soc_percent)
+        floor = start if end_soc_percent_min is None else end_soc_percent_min
+        floor = _percent("end_soc_percent_min", floor)
+        low, high = params.min_soc_percent, params.max_soc_percent
+        floor = min(max(floor, low), high)
+
+        root = math.sqrt(params.round_trip_efficiency)
+        window_kwh = (high - low) * params.capacity_kwh / 100
+        reference_h = float(np.sort(hours)[count // 2])
+        points = _choose_grid_points(
+            window_kwh,
+            params.max_charge_w * root * reference_h / 1000,
+            params.max_discharge_w / root * reference_h / 1000,
+            count,
+        )
+        step_percent = (high - low) / points
+        # Extend the grid beyond the window only as far as a start outside it needs.
+        below = math.floor((low - start) / step_percent + 1e-9) if start < low else 0
+        above = math.floor((start - high) / step_percent + 1e-9) if start > high else 0
+        offsets = np.arange(-below, points + above + 1, dtype=np.float64)
+        grid_percent = low + offsets * step_percent
+        grid_percent[below] = low
+        grid_percent[below + points] = high
+        return cls(
+            params=params,
+            price_import=price_import,
+            price_export=price_export,
+            net_w=load - pv,
+            hours=hours,
+            start_percent=start,
+            floor_percent=floor,
+            step_kwh=step_percent * params.capacity_kwh / 100,
+            step_percent=step_percent,
+            low_index=below,
+            high_index=below + points,
+            grid_percent=grid_percent,
+            spread_factor=max(
+                0.0,
+                (1 + params.min_price_spread_percent / 100) * params.round_trip_efficiency - 1,
+            ),
+        )
+
+    # -- cost model ------------------------------------------------------------------------
+    # Slot data broadcast against actions: shape (slots, 1) against (slots, actions).
+
+    def energy_cost(self, grid_w: FloatArray) -> FloatArray:
+        """Plain energy cost in EUR of a grid power held for each slot (rows = slots)."""
+        cost = (
+            self.hours[:, None]
+            * (
+                self.price_import[:, None] * np.maximum(grid_w, 0.0)
+                - self.price_export[:, None] * np.maximum(-grid_w, 0.0)
+            )
+            / 1000
+        )
+        return np.asarray(cost, dtype=np.float64)
+
+    def objective(self, charge_w: FloatArray, discharge_w: FloatArray) -> FloatArray:
+        """Objective cost of actions (rows = slots): energy cost, penalties and virtual costs."""
+        slots = len(self.hours)
+        hours = self.hours[:, None]
+        grid_w = self.net_w[:, None] + charge_w - discharge_w
+        energy = self.energy_cost(grid_w)
+        # Earlier excess weighs more, so an unavoidable excess falls where the battery is empty.
+        weight = PEAK_PENALTY_EUR_PER_KWH * (2 - np.arange(slots) / slots)[:, None]
+        excess_kwh = np.maximum(grid_w - self.params.max_grid_peak_w, 0.0) * hours / 1000
+        cost = energy + weight * excess_kwh
+        cost += THROUGHPUT_TIE_EUR_PER_KWH * (charge_w + discharge_w) * hours / 1000
+        if self.spread_factor > 0:
+            marginal = np.maximum(energy - self.energy_cost(self.net_w[:, None]), 0.0)
+            cost += self.spread_factor * np.where(charge_w > 0, marginal, 0.0)
+        return cost
+
+    def window_penalty(self, soc_percent: FloatArray) -> FloatArray:
+        """Penalty for ending each slot at these SOCs (non-zero only outside the window)."""
+        outside = np.maximum(self.params.min_soc_percent - soc_percent, 0.0) + np.maximum(
+            soc_percent - self.params.max_soc_percent, 0.0
+        )
+        kwh_hours = self.hours[:, None] * outside * self.params.capacity_kwh / 100
+        return np.asarray(WINDOW_PENALTY_EUR_PER_KWH_H * kwh_hours, dtype=np.float64)
+
+    def end_penalty(self, soc_percent: FloatArray) -> FloatArray:
+        """Penalty for ending the horizon at these SOCs (non-zero below the floor)."""
+        # A floor between grid points is met by the next point up: compare with a tolerance,
+        # and charge at least one step's worth for any shortfall so no point sits just below.
+        shortfall = np.maximum(self.floor_percent - soc_percent - 1e-9, 0.0)
+        kwh = shortfall * self.params.capacity_kwh / 100 + np.where(shortfall > 0, self.step_kwh, 0)
+        return np.asarray(END_PENALTY_EUR_PER_KWH * kwh, dtype=np.float64)
+
+    def step_costs(self, *, charging: bool) -> FloatArray:
+        """Objective cost of moving k = 1..K grid steps in each slot; +inf where not allowed."""
+        params = self.params
+        root = math.sqrt(params.round_trip_efficiency)
+        if charging:
+            per_step_w = self.step_kwh * 1000 / (root * self.hours)
+            limit = params.max_charge_w
+        else:
+            per_step_w = self.step_kwh * 1000 * root / self.hours
+            limit = params.max_discharge_w
+        most = np.floor(limit / per_step_w + 1e-9).astype(np.int64)
+        fewest = np.asarray([_fewest_steps(float(value)) for value in per_step_w])
+        steps = np.arange(1, max(int(most.max()), 1) + 1)
+        power_w = np.minimum(steps[None, :] * per_step_w[:, None], limit)
+        zero = np.zeros_like(power_w)
+        cost = self.objective(power_w, zero) if charging else self.objective(zero, power_w)
+        cost[(steps[None, :] < fewest[:, None]) | (steps[None, :] > most[:, None])] = _INF
+        return cost
+
+    # -- solver ----------------------------------------------------------------------------
+
+    def solve(self) -> tuple[NDArray[np.int16], IntArray]:
+        """Backward induction; returns the decision of every state in every slot."""
+        slots = len(self.hours)
+        points = len(self.grid_percent)
+        params = self.params
+        root = math.sqrt(params.round_trip_efficiency)
+        actions = np.zeros((slots, 2, points), dtype=np.int16)
+        start_moves = np.full(slots, -1, dtype=np.int64)
+
+        idle = self.objective(np.zeros((slots, 1)), np.zeros((slots, 1)))[:, 0]
+        cost_c = self.step_costs(charging=True)
+        cost_d = self.step_costs(charging=False)[:, ::-1].copy()
+        width_c, width_d = cost_c.shape[1], cost_d.shape[1]
+        outside = self.low_index > 0 or self.high_index < points - 1
+        penalty = self.window_penalty(self.grid_percent[None, :]) if outside else None
+
+        # Charging k steps from i lands on i + k, discharging on i - k: each is a minimum over a
+        # sliding window of the later values, padded with +inf where a step leaves the grid.
+        buffer_c = np.full(points - 1 + width_c, _INF)
+        buffer_d = np.full(points - 1 + width_d, _INF)
+        windows_c = np.lib.stride_tricks.sliding_window_view(buffer_c, width_c)
+        windows_d = np.lib.stride_tricks.sliding_window_view(buffer_d, width_d)
+        totals_c = np.empty((points, width_c))
+        totals_d = np.empty((points, width_d))
+        rows_c = np.arange(points) * width_c
+        rows_d = np.arange(points) * width_d
+
+        # The start SOC is a state of its own: stay there, or move onto the grid in one slot.
+        start_delta_kwh = (self.grid_percent - self.start_percent) * params.capacity_kwh / 100
+        up = start_delta_kwh > 0
+        hours = self.hours[:, None]
+        start_charge_w = np.maximum(start_delta_kwh, 0)[None, :] * 1000 / (root * hours)
+        start_discharge_w = np.maximum(-start_delta_kwh, 0)[None, :] * 1000 * root / hours
+        allowed = np.where(
+            up,
+            (start_charge_w >= MIN_POWER_W) & (start_charge_w <= params.max_charge_w + 1e-9),
+            (start_discharge_w >= MIN_POWER_W)
+            & (start_discharge_w <= params.max_discharge_w + 1e-9),
+        )
+        start_cost = np.where(allowed, self.objective(start_charge_w, start_discharge_w), _INF)
+        start_stay = idle + self.window_penalty(np.asarray([[self.start_percent]]))[:, 0]
+
+        terminal = self.end_penalty(self.grid_percent)
+        later_c = terminal
+        later_d = terminal
+        start_value = float(self.end_penalty(np.asarray([self.start_percent]))[0])
+        for slot in range(slots - 1, -1, -1):
+            if penalty is not None:
+                later_c = later_c + penalty[slot]
+                later_d = later_d + penalty[slot]
+            buffer_c[: points - 1] = later_c[1:]
+            np.add(windows_c, cost_c[slot], out=totals_c)
+            arg_c = totals_c.argmin(axis=1)
+            best_c = totals_c.ravel()[rows_c + arg_c]
+            buffer_d[width_d:] = later_d[:-1]
+            np.add(windows_d, cost_d[slot], out=totals_d)
+            arg_d = totals_d.argmin(axis=1)
+            best_d = totals_d.ravel()[rows_d + arg_d]
+            step_c = (arg_c + 1).astype(np.int16)
+            step_d = (arg_d - width_d).astype(np.int16)
+
+            moves = start_cost[slot] + np.where(up, later_c, later_d)
+            target = int(moves.argmin())
+            stay = float(start_stay[slot]) + start_value
+            if moves[target] < stay:
+                start_moves[slot] = target
+                start_value = float(moves[target])
+            else:
+                start_value = stay
+
+            new_values = []
+            for direction, keep in ((_CHARGE, later_c), (_DISCHARGE, later_d)):
+                best = idle[slot] + keep
+                candidate = best_c + (SWITCH_PENALTY_EUR if direction == _DISCHARGE else 0.0)
+                take_c = candidate < best
+                best = np.where(take_c, candidate, best)
+                candidate = best_d + (SWITCH_PENALTY_EUR if direction == _CHARGE else 0.0)
+                take_d = candidate < best
+                best = np.where(take_d, candidate, best)
+                actions[slot, direction] = np.where(take_d, step_d, np.where(take_c, step_c, 0))
+                new_values.append(best)
+            later_c, later_d = new_values
+        return actions, start_moves
+
+    def extract(self, actions: NDArray[np.int16], start_moves: IntArray, started: float) -> Plan:
+        """Follow the decisions forward from the start and turn them into exact setpoints."""
+        params = self.params
+        slots = len(self.hours)
+        root = math.sqrt(params.round_trip_efficiency)
+        directions = np.full(slots, -1, dtype=np.int64)
+        at_start = np.zeros(slots, dtype=np.bool_)
+        planned: list[PlannedSlot] = []
+        position = -1  # -1: still at the start SOC
+        direction = -1
+        soc = self.start_percent
+        for slot in range(slots):
+            hours = float(self.hours[slot])
+            directions[slot] = direction
+            if position < 0:
+                at_start[slot] = True
+                target = int(start_moves[slot])
+            else:
+                step = int(actions[slot, max(direction, _CHARGE), position])
+                target = position + step
+            if target < 0 or target == position:
+                charge_w = discharge_w = 0.0
+                soc_end = soc
+            else:
+                charge_w, discharge_w, soc_end = _exact_setpoint(
+                    soc, float(self.grid_percent[target]), hours, params, root
+                )
+                direction = _CHARGE if charge_w > 0 else _DISCHARGE
+                position = target
+            grid_w = float(self.net_w[slot]) + charge_w - discharge_w
+            cost = (
+                hours
+                * (
+                    float(self.price_import[slot]) * max(grid_w, 0.0)
+                    - float(self.price_export[slot]) * max(-grid_w, 0.0)
+                )
+                / 1000
+            )
+            planned.append(PlannedSlot(charge_w, discharge_w, soc, soc_end, grid_w, cost))
+            soc = soc_end
+        violations = self._violations(planned)
+        policy = _Policy(
+            actions=actions,
+            start_moves=start_moves,
+            start_soc_percent=self.start_percent,
+            grid_low_percent=float(self.grid_percent[0]),
+            step_percent=self.step_percent,
+            step_kwh=self.step_kwh,
+            directions=directions,
+            at_start=at_start,
+        )
+        return Plan(
+            slots=tuple(planned),
+            cost_eur=math.fsum(slot.cost_eur for slot in planned),
+            violations=violations,
+            solve_ms=(time.perf_counter() - started) * 1000,
+            params=params,
+            slot_hours=tuple(float(hours) for hours in self.hours),
+            _policy=policy,
+        )
+
+    def _violations(self, planned: Sequence[PlannedSlot]) -> tuple[str, ...]:
+        params = self.params
+        low, high = params.min_soc_percent, params.max_soc_percent
+        found: list[str] = []
+        if not low <= self.start_percent <= high:
+            found.append(VIOLATION_START_OUTSIDE_WINDOW)
+            if any(not low <= slot.soc_percent_end <= high for slot in planned):
+                found.append(VIOLATION_OUTSIDE_WINDOW)
+        # An excess is excused where the load alone needs more than full discharge can shave, or
+        # where the battery is empty (the issue's rule); anything else is a violation.
+        for slot, net_w in zip(planned, self.net_w, strict=True):
+            if (
+                slot.grid_w > params.max_grid_peak_w + 1e-6
+                and net_w - params.max_discharge_w <= params.max_grid_peak_w
+                and slot.soc_percent_end > low + 1e-6
+            ):
+                found.append(VIOLATION_PEAK_EXCEEDED)
+                break
+        if planned[-1].soc_percent_end < self.floor_percent - 1e-6:
+            found.append(VIOLATION_END_SOC)
+        return tuple(found)
+
+
+def _fewest_steps(per_step_w: float) -> int:
+    """The fewest grid steps whose power reaches the inverter's minimum power."""
+    steps = max(1, math.ceil(MIN_POWER_W / per_step_w))
+    return steps if steps * per_step_w >= MIN_POWER_W else steps + 1
+
+
+def _window_min(
+    later: FloatArray, step_cost: FloatArray, *, forward: bool
+) -> tuple[FloatArray, IntArray]:
+    """For every grid index i, the best ``step_cost[k-1] + later[i +/- k]`` over k = 1..K.
+
+    Returns the minimum and the argmin ``k - 1``; +inf where no step fits on the grid.
+    """
+    points = len(later)
+    width = len(step_cost)
+    if width == 0:
+        return np.full(points, _INF), np.zeros(points, dtype=np.int64)
+    padding = np.full(width, _INF)
+    if forward:
+        padded = np.concatenate([later[1:], padding])
+        windows = np.lib.stride_tricks.sliding_window_view(padded, width)[:points]
+        totals = windows + step_cost
+    else:
+        padded = np.concatenate([padding, later[:-1]])
+        windows = np.lib.stride_tricks.sliding_window_view(padded, width)[:points]
+        totals = windows + step_cost[::-1]
+    arg = np.argmin(totals, axis=1)
+    best = np.take_along_axis(totals, arg[:, None], axis=1)[:, 0]
+    return best, (arg if forward else width - 1 - arg)
+
+
+def _exact_setpoint(
+    soc_percent: float, target_percent: float, hours: float, params: PlannerParams, root: float
+) -> tuple[float, float, float]:
+    """Powers that move the SOC from ``soc_percent`` to ``target_percent`` under the physics.
+
+    The returned SOC is computed with the model's formula from the returned powers, so anyone
+    recomputing it gets the same number; the powers are nudged by a few ulps where needed so the
+    SOC lands exactly on the target (or on its safe side) and the powers stay within the limits.
+    """
+    capacity = params.capacity_kwh
+    if target_percent > soc_percent:
+        power = (target_percent - soc_percent) * 1000 * capacity / (100 * hours * root)
+        limit = params.max_charge_w
+    else:
+        power = (soc_percent - target_percent) * 1000 * capacity * root / (100 * hours)
+        limit = params.max_discharge_w
+    charging = target_percent > soc_percent
+    power = min(max(power, MIN_POWER_W), limit)
+
+    def result(value: float) -> float:
+        charge, discharge = (value, 0.0) if charging else (0.0, value)
+        return soc_percent + 100 * hours * (root * charge - discharge / root) / (1000 * capacity)
+
+    def beyond(value: float) -> bool:
+        return value > target_percent if charging else value < target_percent
+
+    for _ in range(64):
+        soc_end = result(power)
+        if soc_end == target_percent:
+            break
+        if beyond(soc_end):
+            smaller = math.nextafter(power, -math.inf)
+            if smaller < MIN_POWER_W:
+                break
+            power = smaller
+            continue
+        larger = math.nextafter(power, math.inf)
+        if larger > limit or beyond(result(larger)):
+            break
+        power = larger
+    soc_end = result(power)
+    return (power, 0.0, soc_end) if charging else (0.0, power, soc_end)
