@@ -26,8 +26,21 @@ def test_valid_addresses(text: str, expected: tuple[str, int]) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "bad host", "host:0", "host:65536", "host:http", "-host", "[fe80::1", "[fe80::1]x",
-     "[nothost]:80", "1.2.3", "a" * 254, "host_name", ":80"],
+    [
+        "",
+        "bad host",
+        "host:0",
+        "host:65536",
+        "host:http",
+        "-host",
+        "[fe80::1",
+        "[fe80::1]x",
+        "[nothost]:80",
+        "1.2.3",
+        "a" * 254,
+        "host_name",
+        ":80",
+    ],
 )
 def test_invalid_addresses(text: str) -> None:
     with pytest.raises(ValueError, match="invalid"):

@@ -25,7 +25,9 @@ def test_defaults_are_valid_and_original() -> None:
 
 
 def test_numbers_are_normalised() -> None:
-    options = validate_options({CONF_POLL_INTERVAL: 7.0, CONF_MIN_SOC: 20, CONF_INVERT_BATTERY_POWER: 1})
+    options = validate_options(
+        {CONF_POLL_INTERVAL: 7.0, CONF_MIN_SOC: 20, CONF_INVERT_BATTERY_POWER: 1}
+    )
     assert options[CONF_POLL_INTERVAL] == 7
     assert isinstance(options[CONF_POLL_INTERVAL], int)
     assert options[CONF_MIN_SOC] == 20.0

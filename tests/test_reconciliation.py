@@ -54,7 +54,9 @@ def test_mismatch_needs_consecutive_fresh_samples() -> None:
     assert result.status is ReconciliationStatus.MISMATCH
     # Back to agreement: the fault clears after the same number of good samples.
     for i in range(SAMPLES_TO_FLAG - 1):
-        assert reconciler.update(110.0 + i, 1000.0, 1001.0 + i).status is ReconciliationStatus.MISMATCH
+        assert (
+            reconciler.update(110.0 + i, 1000.0, 1001.0 + i).status is ReconciliationStatus.MISMATCH
+        )
     assert reconciler.update(120.0, 1000.0, 1010.0).status is ReconciliationStatus.OK
 
 
