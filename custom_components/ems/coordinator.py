@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 import time
-from typing import override
+from typing import TYPE_CHECKING, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
@@ -14,10 +14,14 @@ from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from .const import CONF_POLL_INTERVAL, DEFAULT_OPTIONS, DOMAIN, LOGGER
-from .devices.errors import AuthenticationError, DeviceError
+from .devices.errors import AuthenticationError, DeviceError, P1ApiDisabledError
 from .devices.indevolt import BatterySnapshot, IndevoltClient, IndevoltDeviceInfo, WorkingMode
 from .devices.p1 import P1Client, P1Data, P1Device
 from .reconciliation import Reconciler, Reconciliation
+from .repair_issues import RepairIssues
+
+if TYPE_CHECKING:
+    from .controller import BatteryController
 
 # Each device must answer within this share of the poll interval, so a dead device cannot
 # delay the next epoch; the cap keeps a long interval from waiting on a hung device for long.
@@ -76,6 +80,7 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
         self.battery_lock = asyncio.Lock()
         self.last_cycle_s: float | None = None
         self._reconciler = Reconciler()
+        self._repair_issues = RepairIssues(hass, entry)
         self._available = {"p1": True, "battery": True}
         self._known_working_mode: WorkingMode | None = None
         self._mode_write_count = 0
@@ -109,6 +114,8 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
                 translation_domain=DOMAIN, translation_key="invalid_auth"
             ) from err
         except DeviceError as err:
+            if isinstance(err, P1ApiDisabledError):
+                self._repair_issues.update_p1(api_disabled=True, answered=False)
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="setup_failed",
@@ -140,6 +147,9 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
         battery = battery_result if isinstance(battery_result, BatterySnapshot) else None
         p1_error = _describe(p1_result)
         battery_error = _describe(battery_result)
+        self._repair_issues.update_p1(
+            api_disabled=isinstance(p1_result, P1ApiDisabledError), answered=p1 is not None
+        )
 
         if not self._polled_once and (p1_error or battery_error):
             raise UpdateFailed(
@@ -169,6 +179,7 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
             None if p1 is None else p1.active_power_w,
             None if battery is None else battery.meter_power_w,
         )
+        self._repair_issues.update(now_s=started, battery=battery, reconciliation=reconciliation)
         self._polled_once = True
         return EmsData(p1, battery, reconciliation, p1_error, battery_error)
 
@@ -198,3 +209,4 @@ class EmsRuntimeData:
     """What an entry keeps while it is loaded (`entry.runtime_data`)."""
 
     coordinator: EmsCoordinator
+    controller: BatteryController
