@@ -20,16 +20,20 @@ from .const import (
     INDEVOLT_DEFAULT_PORT,
     P1_DEFAULT_PORT,
 )
+from .control_store import ControlStore
+from .controller import BatteryController
 from .coordinator import EmsConfigEntry, EmsCoordinator, EmsRuntimeData
 from .devices.indevolt import IndevoltClient
 from .devices.p1 import P1Client
+from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
-PLATFORMS: list[Platform] = [Platform.SENSOR]
+PLATFORMS: list[Platform] = [Platform.BUTTON, Platform.SELECT, Platform.SENSOR]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Set up the integration (actions are registered here, once)."""
+    async_setup_services(hass)
     return True
 
 
@@ -46,7 +50,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
     )
     coordinator = EmsCoordinator(hass, entry, p1, indevolt)
     await coordinator.async_config_entry_first_refresh()
-    entry.runtime_data = EmsRuntimeData(coordinator=coordinator)
+    controller = BatteryController(hass, entry, coordinator)
+    entry.runtime_data = EmsRuntimeData(coordinator=coordinator, controller=controller)
+    await controller.async_setup()
     entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
@@ -62,5 +68,11 @@ async def _async_options_updated(hass: HomeAssistant, entry: EmsConfigEntry) -> 
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
-    """Unload the entities."""
+    """Give the battery back to self-consumption if ems forced it, then unload the entities."""
+    await entry.runtime_data.controller.async_shutdown("the entry is unloading")
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> None:
+    """Delete the entry's stored battery-command record."""
+    await ControlStore(hass, entry.entry_id).async_remove()

@@ -1,0 +1,558 @@
+"""The battery controller: every write to the Indevolt passes through here.
+
+One controller per entry. It validates a command against the options before any request is
+sent, serialises the device traffic with the coordinator's battery lock, switches to real-time
+mode only when the battery is not known to be in it, records in a persistent store that ems
+forced the battery, and gives self-consumption back when the command's duration ends, its
+target SOC is reached, the entry unloads, Home Assistant stops, or (for a record left behind)
+as soon as the Indevolt answers again.
+
+Users (actions, select, button) and the optimiser call the same methods; `source` tells them
+apart, so the optimiser can be told when a person overrides it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+import math
+from typing import Any, Final, Never
+
+from homeassistant.core import CALLBACK_TYPE, HassJob, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_MAX_CHARGE_W,
+    CONF_MAX_DISCHARGE_W,
+    CONF_MAX_SOC,
+    CONF_MIN_SOC,
+    DEFAULT_OPTIONS,
+    DEVICE_MAX_POWER_W,
+    DEVICE_MAX_SOC_PERCENT,
+    DEVICE_MIN_POWER_W,
+    DEVICE_MIN_SOC_PERCENT,
+    DOMAIN,
+    LOGGER,
+)
+from .control_store import CommandSource, ControlStore, ForcedCommand, ForcedKind
+from .coordinator import EmsConfigEntry, EmsCoordinator
+from .devices.errors import (
+    AuthenticationError,
+    CommandRejectedError,
+    DeviceConnectionError,
+    DeviceError,
+    DeviceTimeoutError,
+)
+from .devices.indevolt import RealtimeAction, WorkingMode
+
+# Unload and stop give the restore one attempt of at most this long (lock wait included).
+RESTORE_TIMEOUT_S: Final = 5.0
+MIN_DURATION: Final = timedelta(minutes=1)
+MAX_DURATION: Final = timedelta(minutes=1440)
+WRITABLE_MODES: Final = (WorkingMode.SELF_CONSUMED, WorkingMode.REALTIME, WorkingMode.SCHEDULE)
+
+
+class ControlAction(StrEnum):
+    """What a caller asked the controller to do."""
+
+    CHARGE = "charge"
+    DISCHARGE = "discharge"
+    STOP = "stop"
+    SET_WORKING_MODE = "set_working_mode"
+    RESTORE_AUTO_MODE = "restore_auto_mode"
+
+
+@dataclass(frozen=True, slots=True)
+class ManualOverride:
+    """A person changed what the battery does (told to the optimiser's listeners).
+
+    `forced` is the command now holding the battery in real-time mode, None when the battery
+    was given back to self-consumption or schedule mode; `mode` is the mode written, if any.
+    """
+
+    action: ControlAction
+    forced: ForcedCommand | None
+    mode: WorkingMode | None = None
+
+
+type ManualOverrideListener = Callable[[ManualOverride], None]
+
+
+class BatteryController:
+    """Validated, serialised, recorded and undoable control of one entry's Indevolt."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry: EmsConfigEntry, coordinator: EmsCoordinator
+    ) -> None:
+        """Create the controller; `async_setup` loads the record and starts watching."""
+        self._hass = hass
+        self._entry = entry
+        self._coordinator = coordinator
+        self._store = ControlStore(hass, entry.entry_id)
+        self._forced: ForcedCommand | None = None
+        # A forced state whose end could not be written yet: retried when the device answers.
+        self._restore_pending = False
+        self._restore_task: asyncio.Task[None] | None = None
+        self._cancel_deadline: CALLBACK_TYPE | None = None
+        self._override_listeners: list[ManualOverrideListener] = []
+        self._closed = False
+
+    # -- public API ------------------------------------------------------------------------
+
+    @property
+    def forced_command(self) -> ForcedCommand | None:
+        """The command ems is holding the battery in real-time mode with, None when none."""
+        return self._forced
+
+    @property
+    def restore_pending(self) -> bool:
+        """True while a restore of self-consumption waits for the device to answer."""
+        return self._restore_pending
+
+    async def async_charge(
+        self,
+        power_w: int,
+        target_soc_percent: int | None = None,
+        *,
+        duration: timedelta | None = None,
+        source: CommandSource = CommandSource.USER,
+    ) -> None:
+        """Charge at `power_w` up to `target_soc_percent` (default: the configured max SOC).
+
+        Self-consumption comes back when `duration` ends or the target is reached. Raises
+        ServiceValidationError (nothing sent) or HomeAssistantError (device failure).
+        """
+        options = self._options()
+        max_soc = math.floor(float(options[CONF_MAX_SOC]))
+        target = max_soc if target_soc_percent is None else target_soc_percent
+        self._check_power(power_w, int(options[CONF_MAX_CHARGE_W]), "charge")
+        self._check_soc(target, options)
+        self._check_duration(duration)
+        command = self._command(ForcedKind.CHARGE, source, power_w, target, duration)
+        await self._async_force(
+            ControlAction.CHARGE,
+            command,
+            lambda: self._coordinator.indevolt.charge(power_w, target),
+        )
+
+    async def async_discharge(
+        self,
+        power_w: int,
+        target_soc_percent: int | None = None,
+        *,
+        duration: timedelta | None = None,
+        source: CommandSource = CommandSource.USER,
+    ) -> None:
+        """Discharge at `power_w` down to `target_soc_percent`.
+
+        The default target is the configured min SOC, or the battery's backup SOC (6105) when
+        that is higher; an explicit target below the backup SOC is refused.
+        """
+        options = self._options()
+        backup = self._backup_soc_percent()
+        if target_soc_percent is None:
+            target = math.ceil(float(options[CONF_MIN_SOC]))
+            if backup is not None:
+                target = max(target, backup)
+        else:
+            target = target_soc_percent
+        self._check_power(power_w, int(options[CONF_MAX_DISCHARGE_W]), "discharge")
+        self._check_soc(target, options)
+        if backup is not None and target < backup:
+            _raise_validation("target_soc_below_backup", target=str(target), backup=str(backup))
+        self._check_duration(duration)
+        command = self._command(ForcedKind.DISCHARGE, source, power_w, target, duration)
+        await self._async_force(
+            ControlAction.DISCHARGE,
+            command,
+            lambda: self._coordinator.indevolt.discharge(power_w, target),
+        )
+
+    async def async_stop(
+        self, *, duration: timedelta | None = None, source: CommandSource = CommandSource.USER
+    ) -> None:
+        """Hold the battery idle (real-time standby) until `duration` ends or a restore."""
+        self._check_duration(duration)
+        min_soc = self._standby_soc_percent()
+        command = self._command(ForcedKind.STOP, source, None, None, duration)
+        await self._async_force(ControlAction.STOP, command, lambda: self._async_standby(min_soc))
+
+    async def async_set_working_mode(
+        self, mode: WorkingMode, *, source: CommandSource = CommandSource.USER
+    ) -> None:
+        """Write 47005 = `mode` (self-consumption, real-time or schedule).
+
+        Real-time mode without a command counts as forced (it is undone like a charge);
+        the other two end any forced state.
+        """
+        if mode not in WRITABLE_MODES:
+            _raise_validation("working_mode_not_writable", mode=mode.name.lower())
+        if mode is WorkingMode.REALTIME:
+            command = self._command(ForcedKind.REALTIME, source, None, None, None)
+            await self._async_force(ControlAction.SET_WORKING_MODE, command, None, always=True)
+            return
+        await self._async_release(ControlAction.SET_WORKING_MODE, mode, source)
+
+    async def async_restore_auto_mode(self, *, source: CommandSource = CommandSource.USER) -> None:
+        """Back to self-consumption: exactly one write, 47005 = [1]."""
+        await self._async_release(
+            ControlAction.RESTORE_AUTO_MODE, WorkingMode.SELF_CONSUMED, source
+        )
+
+    @callback
+    def async_add_manual_override_listener(self, listener: ManualOverrideListener) -> CALLBACK_TYPE:
+        """Call `listener` after each successful command whose source is not the optimiser.
+
+        Returns a function that removes the listener.
+        """
+        self._override_listeners.append(listener)
+
+        @callback
+        def remove() -> None:
+            self._override_listeners.remove(listener)
+
+        return remove
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    async def async_setup(self) -> None:
+        """Load the record, start watching the polls and the stop of Home Assistant.
+
+        A record left behind (crash, power cut, device unreachable at the last stop) means the
+        battery may still be forced: restore self-consumption now (the first poll succeeded,
+        so the device answers), or at the first successful poll if this attempt fails.
+        """
+        self._entry.async_on_unload(
+            self._coordinator.async_add_listener(self._handle_coordinator_update)
+        )
+        self._entry.async_on_unload(
+            self._hass.async_add_shutdown_job(
+                HassJob(self._async_home_assistant_stop, "ems battery restore at stop")
+            )
+        )
+        left_behind = await self._store.async_load()
+        if left_behind is None:
+            return
+        LOGGER.warning(
+            "A forced battery command was left behind (%s); restoring self-consumption mode",
+            left_behind.describe(),
+        )
+        self._forced = left_behind
+        self._restore_pending = True
+        await self._async_restore("a forced command was left behind", left_behind)
+
+    async def async_shutdown(self, reason: str) -> None:
+        """Stop controlling; give self-consumption back with one attempt of at most ~5 s.
+
+        Called when the entry unloads and when Home Assistant stops; a second call does
+        nothing. When the attempt fails, the record stays for the next set-up.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._cancel_deadline_timer()
+        forced = self._forced
+        if forced is None:
+            return
+        try:
+            async with asyncio.timeout(RESTORE_TIMEOUT_S):
+                await self._async_restore(reason, forced)
+        except TimeoutError:
+            LOGGER.warning(
+                "Could not restore self-consumption mode within %s s (%s); it will be restored "
+                "when the entry sets up again",
+                RESTORE_TIMEOUT_S,
+                reason,
+            )
+
+    async def _async_home_assistant_stop(self) -> None:
+        # A shutdown job runs before EVENT_HOMEASSISTANT_STOP, long before the shared HTTP
+        # session closes (EVENT_HOMEASSISTANT_CLOSE), and while the coordinator still runs.
+        await self.async_shutdown("Home Assistant is stopping")
+
+    # -- command execution -----------------------------------------------------------------
+
+    async def _async_force(
+        self,
+        action: ControlAction,
+        command: ForcedCommand,
+        send: Callable[[], Awaitable[None]] | None,
+        *,
+        always: bool = False,
+    ) -> None:
+        """Record `command`, switch to real-time mode if needed (or `always`), then `send`."""
+        self._ensure_open()
+        coordinator = self._coordinator
+        async with coordinator.battery_lock:
+            previous = self._forced
+            await self._store.async_save(command)
+            may_have_switched = False
+            try:
+                if always or coordinator.known_working_mode is not WorkingMode.REALTIME:
+                    may_have_switched = True
+                    try:
+                        await coordinator.indevolt.set_working_mode(WorkingMode.REALTIME)
+                    except CommandRejectedError:
+                        may_have_switched = False  # a rejection changes nothing
+                        raise
+                    coordinator.note_working_mode_written(WorkingMode.REALTIME)
+                if send is not None:
+                    await send()
+            except DeviceError as err:
+                await self._async_command_failed(command, previous, may_have_switched)
+                raise _device_error(err, action) from err
+            self._set_forced(command)
+        LOGGER.info("Battery: %s", command.describe())
+        self._after_command(action, command.source, WorkingMode.REALTIME if always else None)
+
+    async def _async_release(
+        self, action: ControlAction, mode: WorkingMode, source: CommandSource
+    ) -> None:
+        """Write 47005 = `mode` (self-consumption or schedule) and forget any forced state."""
+        self._ensure_open()
+        coordinator = self._coordinator
+        async with coordinator.battery_lock:
+            try:
+                await coordinator.indevolt.set_working_mode(mode)
+            except DeviceError as err:
+                if self._forced is not None:
+                    self._restore_pending = True
+                raise _device_error(err, action) from err
+            coordinator.note_working_mode_written(mode)
+            await self._async_forget()
+        LOGGER.info("Battery: working mode %s (%s)", mode.name.lower(), source)
+        self._after_command(action, source, mode)
+
+    async def _async_standby(self, min_soc_percent: int) -> None:
+        """47015 = [0, 0, 0]; firmware that rejects it gets [0, 50, min SOC] once."""
+        indevolt = self._coordinator.indevolt
+        try:
+            await indevolt.stop()
+        except CommandRejectedError:
+            LOGGER.debug("Standby [0, 0, 0] rejected; sending [0, 50, %s]", min_soc_percent)
+            await indevolt.realtime(RealtimeAction.STOP, DEVICE_MIN_POWER_W, min_soc_percent)
+
+    async def _async_command_failed(
+        self, command: ForcedCommand, previous: ForcedCommand | None, may_have_switched: bool
+    ) -> None:
+        """Keep the record true after a failed command (battery lock held)."""
+        if may_have_switched:
+            # Real-time mode may be on without the command: undo it as soon as the device
+            # answers (the record of `command` stays for a restart in between).
+            self._cancel_deadline_timer()
+            self._forced = command
+            self._restore_pending = True
+            LOGGER.warning(
+                "The battery may be in real-time mode without its command; self-consumption "
+                "mode will be restored when the Indevolt answers"
+            )
+        elif previous is not None:
+            await self._store.async_save(previous)  # the earlier command still runs
+        else:
+            await self._store.async_clear()
+
+    def _set_forced(self, command: ForcedCommand) -> None:
+        self._cancel_deadline_timer()
+        self._forced = command
+        self._restore_pending = False
+        if command.deadline is not None:
+            self._cancel_deadline = async_track_point_in_utc_time(
+                self._hass, self._deadline_reached, command.deadline
+            )
+
+    async def _async_forget(self) -> None:
+        """The battery is no longer forced by ems (battery lock held)."""
+        self._cancel_deadline_timer()
+        self._forced = None
+        self._restore_pending = False
+        await self._store.async_clear()
+
+    def _after_command(
+        self, action: ControlAction, source: CommandSource, mode: WorkingMode | None
+    ) -> None:
+        if source is not CommandSource.OPTIMISER:
+            override = ManualOverride(action, self._forced, mode)
+            for listener in list(self._override_listeners):
+                listener(override)
+        self._coordinator.async_update_listeners()
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise HomeAssistantError(translation_domain=DOMAIN, translation_key="shutting_down")
+
+    # -- automatic restore -----------------------------------------------------------------
+
+    async def _async_restore(self, reason: str, expected: ForcedCommand) -> None:
+        """Write 47005 = [1] if `expected` is still the forced state; log what happened."""
+        coordinator = self._coordinator
+        async with coordinator.battery_lock:
+            if self._forced is not expected:
+                return  # a newer command (or restore) took over meanwhile
+            try:
+                await coordinator.indevolt.set_working_mode(WorkingMode.SELF_CONSUMED)
+            except DeviceError as err:
+                LOGGER.warning(
+                    "Could not restore self-consumption mode (%s): %s; retrying when the "
+                    "Indevolt answers",
+                    reason,
+                    err,
+                )
+                self._restore_pending = True
+                return
+            coordinator.note_working_mode_written(WorkingMode.SELF_CONSUMED)
+            await self._async_forget()
+        LOGGER.info("Restored self-consumption mode on the Indevolt: %s", reason)
+        coordinator.async_update_listeners()
+
+    @callback
+    def _schedule_restore(self, reason: str, expected: ForcedCommand) -> None:
+        self._restore_task = self._entry.async_create_task(
+            self._hass, self._async_restore(reason, expected), "ems battery restore"
+        )
+
+    @callback
+    def _deadline_reached(self, now: datetime) -> None:
+        self._cancel_deadline = None
+        if self._forced is not None and not self._closed:
+            self._schedule_restore(
+                f"the {self._forced.kind} command's duration ended", self._forced
+            )
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """After each poll: retry a pending restore, end a command at its target SOC."""
+        forced = self._forced
+        coordinator = self._coordinator
+        if forced is None or self._closed or not coordinator.last_update_success:
+            return
+        battery = coordinator.data.battery
+        if battery is None:
+            return  # the Indevolt did not answer this poll
+        if self._restore_task is not None and not self._restore_task.done():
+            return
+        if self._restore_pending:
+            self._schedule_restore("the Indevolt answers again", forced)
+            return
+        mode = coordinator.known_working_mode
+        if mode is not None and mode is not WorkingMode.REALTIME:
+            self._restore_task = self._entry.async_create_task(
+                self._hass, self._async_forget_changed(mode, forced), "ems battery forget"
+            )
+            return
+        soc = battery.soc_percent
+        target = forced.target_soc_percent
+        if soc is None or target is None:
+            return
+        if (forced.kind is ForcedKind.CHARGE and soc >= target) or (
+            forced.kind is ForcedKind.DISCHARGE and soc <= target
+        ):
+            self._schedule_restore(f"the {forced.kind} target of {target} % is reached", forced)
+
+    async def _async_forget_changed(self, mode: WorkingMode, expected: ForcedCommand) -> None:
+        """The mode was changed outside ems (the app, a reboot): nothing is left to undo."""
+        async with self._coordinator.battery_lock:
+            if self._forced is not expected:
+                return
+            await self._async_forget()
+        LOGGER.info(
+            "The Indevolt left real-time mode outside ems (now %s); forgetting %s",
+            mode.name.lower(),
+            expected.describe(),
+        )
+
+    def _cancel_deadline_timer(self) -> None:
+        if self._cancel_deadline is not None:
+            self._cancel_deadline()
+            self._cancel_deadline = None
+
+    # -- validation ------------------------------------------------------------------------
+
+    def _options(self) -> dict[str, Any]:
+        # Read live: options change without a reload.
+        return {**DEFAULT_OPTIONS, **self._entry.options}
+
+    def _command(
+        self,
+        kind: ForcedKind,
+        source: CommandSource,
+        power_w: int | None,
+        target_soc_percent: int | None,
+        duration: timedelta | None,
+    ) -> ForcedCommand:
+        now = dt_util.utcnow()
+        return ForcedCommand(
+            kind=kind,
+            source=source,
+            started=now,
+            power_w=power_w,
+            target_soc_percent=target_soc_percent,
+            deadline=None if duration is None else now + duration,
+        )
+
+    @staticmethod
+    def _check_power(power_w: int, configured_max_w: int, direction: str) -> None:
+        maximum = min(configured_max_w, DEVICE_MAX_POWER_W)
+        if not DEVICE_MIN_POWER_W <= power_w <= maximum:
+            _raise_validation(
+                f"{direction}_power_out_of_range",
+                power=str(power_w),
+                min=str(DEVICE_MIN_POWER_W),
+                max=str(maximum),
+            )
+
+    @staticmethod
+    def _check_soc(target: int, options: dict[str, Any]) -> None:
+        low = max(math.ceil(float(options[CONF_MIN_SOC])), DEVICE_MIN_SOC_PERCENT)
+        high = min(math.floor(float(options[CONF_MAX_SOC])), DEVICE_MAX_SOC_PERCENT)
+        if not low <= target <= high:
+            _raise_validation(
+                "target_soc_out_of_range", target=str(target), min=str(low), max=str(high)
+            )
+
+    @staticmethod
+    def _check_duration(duration: timedelta | None) -> None:
+        if duration is not None and not MIN_DURATION <= duration <= MAX_DURATION:
+            _raise_validation(
+                "duration_out_of_range", duration=str(int(duration.total_seconds() // 60))
+            )
+
+    def _backup_soc_percent(self) -> int | None:
+        data = self._coordinator.data
+        backup = None if data is None or data.battery is None else data.battery.backup_soc_percent
+        return None if backup is None else math.ceil(backup)
+
+    def _standby_soc_percent(self) -> int:
+        min_soc = math.ceil(float(self._options()[CONF_MIN_SOC]))
+        return max(DEVICE_MIN_SOC_PERCENT, min(DEVICE_MAX_SOC_PERCENT, min_soc))
+
+
+def _raise_validation(translation_key: str, **placeholders: str) -> Never:
+    raise ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=translation_key,
+        translation_placeholders=placeholders,
+    )
+
+
+def _device_error(err: DeviceError, action: ControlAction) -> HomeAssistantError:
+    """The translated error for a device failure during `action`."""
+    if isinstance(err, CommandRejectedError):
+        key = "command_rejected"
+    elif isinstance(err, DeviceTimeoutError):
+        key = "device_timeout"
+    elif isinstance(err, AuthenticationError):
+        key = "command_auth_failed"
+    elif isinstance(err, DeviceConnectionError):
+        key = "device_unreachable"
+    else:
+        key = "device_error"
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders={"action": str(action), "error": str(err) or type(err).__name__},
+    )
