@@ -18,9 +18,6 @@ from .devices.errors import AuthenticationError, DeviceError, P1ApiDisabledError
 from .devices.indevolt import BatterySnapshot, IndevoltClient, IndevoltDeviceInfo, WorkingMode
 from .devices.p1 import P1Client, P1Data, P1Device
 from .reconciliation import Reconciler, Reconciliation
-
-if TYPE_CHECKING:
-    from .controller import BatteryController
 from .repair_issues import RepairIssues
 
 if TYPE_CHECKING:
@@ -212,5 +209,4 @@ class EmsRuntimeData:
     """What an entry keeps while it is loaded (`entry.runtime_data`)."""
 
     coordinator: EmsCoordinator
-    controller: BatteryController
     controller: BatteryController
