@@ -57,7 +57,11 @@ THROUGHPUT_TIE_EUR_PER_KWH: Final = 1e-5
 """A negligible cost per kWh moved, so that ties resolve to doing nothing."""
 
 PEAK_PENALTY_EUR_PER_KWH: Final = 1e4
-"""Objective cost per kWh imported above the desired peak (doubled for the first slot)."""
+"""Objective cost per kWh imported above the desired peak."""
+
+UNEXCUSED_PEAK_PENALTY_EUR_PER_KWH: Final = 1e5
+"""Extra cost per kWh above the peak in a slot that full discharge could have shaved and that
+does not end with the battery at its minimum: battery energy goes to the earliest excess first."""
 
 END_PENALTY_EUR_PER_KWH: Final = 100.0
 """Objective cost per kWh the end SOC falls short of its floor."""
@@ -335,6 +339,7 @@ class _Problem:
     high_index: int  # grid index of max_soc_percent
     grid_percent: FloatArray
     spread_factor: float
+    shavable: FloatArray  # 1.0 where full discharge could keep the slot under the peak
 
     @classmethod
     def build(
@@ -406,6 +411,9 @@ class _Problem:
                 0.0,
                 (1 + params.min_price_spread_percent / 100) * params.round_trip_efficiency - 1,
             ),
+            shavable=(load - pv - params.max_discharge_w <= params.max_grid_peak_w).astype(
+                np.float64
+            ),
         )
 
     # -- cost model ------------------------------------------------------------------------
@@ -423,16 +431,20 @@ class _Problem:
         )
         return np.asarray(cost, dtype=np.float64)
 
-    def objective(self, charge_w: FloatArray, discharge_w: FloatArray) -> FloatArray:
-        """Objective cost of actions (rows = slots): energy cost, penalties and virtual costs."""
-        slots = len(self.hours)
+    def objective(
+        self, charge_w: FloatArray, discharge_w: FloatArray, *, ends_empty: bool = False
+    ) -> FloatArray:
+        """Objective cost of actions (rows = slots): energy cost, penalties and virtual costs.
+
+        ``ends_empty``: the actions end at (or below) the minimum SOC, which excuses an excess.
+        """
         hours = self.hours[:, None]
         grid_w = self.net_w[:, None] + charge_w - discharge_w
         energy = self.energy_cost(grid_w)
-        # Earlier excess weighs more, so an unavoidable excess falls where the battery is empty.
-        weight = PEAK_PENALTY_EUR_PER_KWH * (2 - np.arange(slots) / slots)[:, None]
         excess_kwh = np.maximum(grid_w - self.params.max_grid_peak_w, 0.0) * hours / 1000
-        cost = energy + weight * excess_kwh
+        cost = energy + PEAK_PENALTY_EUR_PER_KWH * excess_kwh
+        if not ends_empty:
+            cost += UNEXCUSED_PEAK_PENALTY_EUR_PER_KWH * excess_kwh * self.shavable[:, None]
         cost += THROUGHPUT_TIE_EUR_PER_KWH * (charge_w + discharge_w) * hours / 1000
         if self.spread_factor > 0:
             marginal = np.maximum(energy - self.energy_cost(self.net_w[:, None]), 0.0)
@@ -455,7 +467,7 @@ class _Problem:
         kwh = shortfall * self.params.capacity_kwh / 100 + np.where(shortfall > 0, self.step_kwh, 0)
         return np.asarray(END_PENALTY_EUR_PER_KWH * kwh, dtype=np.float64)
 
-    def step_costs(self, *, charging: bool) -> FloatArray:
+    def step_costs(self, *, charging: bool, ends_empty: bool = False) -> FloatArray:
         """Objective cost of moving k = 1..K grid steps in each slot; +inf where not allowed."""
         params = self.params
         root = math.sqrt(params.round_trip_efficiency)
@@ -470,7 +482,10 @@ class _Problem:
         steps = np.arange(1, max(int(most.max()), 1) + 1)
         power_w = np.minimum(steps[None, :] * per_step_w[:, None], limit)
         zero = np.zeros_like(power_w)
-        cost = self.objective(power_w, zero) if charging else self.objective(zero, power_w)
+        if charging:
+            cost = self.objective(power_w, zero, ends_empty=ends_empty)
+        else:
+            cost = self.objective(zero, power_w, ends_empty=ends_empty)
         cost[(steps[None, :] < fewest[:, None]) | (steps[None, :] > most[:, None])] = _INF
         return cost
 
@@ -485,9 +500,16 @@ class _Problem:
         actions = np.zeros((slots, 2, points), dtype=np.int16)
         start_moves = np.full(slots, -1, dtype=np.int64)
 
-        idle = self.objective(np.zeros((slots, 1)), np.zeros((slots, 1)))[:, 0]
+        nothing = np.zeros((slots, 1))
+        idle = self.objective(nothing, nothing)[:, 0]
+        idle_empty = self.objective(nothing, nothing, ends_empty=True)[:, 0]
         cost_c = self.step_costs(charging=True)
         cost_d = self.step_costs(charging=False)[:, ::-1].copy()
+        # Discharging onto the minimum SOC excuses an excess: those moves get their own costs.
+        empty_d = self.step_costs(charging=False, ends_empty=True)
+        low = self.low_index
+        reach = min(empty_d.shape[1], points - 1 - low)
+        onto_low = low + np.arange(1, reach + 1)
         width_c, width_d = cost_c.shape[1], cost_d.shape[1]
         outside = self.low_index > 0 or self.high_index < points - 1
         penalty = self.window_penalty(self.grid_percent[None, :]) if outside else None
@@ -515,8 +537,13 @@ class _Problem:
             (start_discharge_w >= MIN_POWER_W)
             & (start_discharge_w <= params.max_discharge_w + 1e-9),
         )
-        start_cost = np.where(allowed, self.objective(start_charge_w, start_discharge_w), _INF)
-        start_stay = idle + self.window_penalty(np.asarray([[self.start_percent]]))[:, 0]
+        start_cost = self.objective(start_charge_w, start_discharge_w)
+        start_cost[:, : low + 1] = self.objective(
+            start_charge_w[:, : low + 1], start_discharge_w[:, : low + 1], ends_empty=True
+        )
+        start_cost[~allowed] = _INF
+        idle_at_start = idle_empty if self.start_percent <= params.min_soc_percent else idle
+        start_stay = idle_at_start + self.window_penalty(np.asarray([[self.start_percent]]))[:, 0]
 
         terminal = self.end_penalty(self.grid_percent)
         later_c = terminal
@@ -534,6 +561,10 @@ class _Problem:
             np.add(windows_d, cost_d[slot], out=totals_d)
             arg_d = totals_d.argmin(axis=1)
             best_d = totals_d.ravel()[rows_d + arg_d]
+            emptying = empty_d[slot, :reach] + later_d[low]
+            better = emptying < best_d[onto_low]
+            best_d[onto_low] = np.where(better, emptying, best_d[onto_low])
+            arg_d[onto_low] = np.where(better, width_d - 1 - np.arange(reach), arg_d[onto_low])
             step_c = (arg_c + 1).astype(np.int16)
             step_d = (arg_d - width_d).astype(np.int16)
 
@@ -549,6 +580,7 @@ class _Problem:
             new_values = []
             for direction, keep in ((_CHARGE, later_c), (_DISCHARGE, later_d)):
                 best = idle[slot] + keep
+                best[: low + 1] = idle_empty[slot] + keep[: low + 1]
                 candidate = best_c + (SWITCH_PENALTY_EUR if direction == _DISCHARGE else 0.0)
                 take_c = candidate < best
                 best = np.where(take_c, candidate, best)
@@ -648,31 +680,6 @@ def _fewest_steps(per_step_w: float) -> int:
     """The fewest grid steps whose power reaches the inverter's minimum power."""
     steps = max(1, math.ceil(MIN_POWER_W / per_step_w))
     return steps if steps * per_step_w >= MIN_POWER_W else steps + 1
-
-
-def _window_min(
-    later: FloatArray, step_cost: FloatArray, *, forward: bool
-) -> tuple[FloatArray, IntArray]:
-    """For every grid index i, the best ``step_cost[k-1] + later[i +/- k]`` over k = 1..K.
-
-    Returns the minimum and the argmin ``k - 1``; +inf where no step fits on the grid.
-    """
-    points = len(later)
-    width = len(step_cost)
-    if width == 0:
-        return np.full(points, _INF), np.zeros(points, dtype=np.int64)
-    padding = np.full(width, _INF)
-    if forward:
-        padded = np.concatenate([later[1:], padding])
-        windows = np.lib.stride_tricks.sliding_window_view(padded, width)[:points]
-        totals = windows + step_cost
-    else:
-        padded = np.concatenate([padding, later[:-1]])
-        windows = np.lib.stride_tricks.sliding_window_view(padded, width)[:points]
-        totals = windows + step_cost[::-1]
-    arg = np.argmin(totals, axis=1)
-    best = np.take_along_axis(totals, arg[:, None], axis=1)[:, 0]
-    return best, (arg if forward else width - 1 - arg)
 
 
 def _exact_setpoint(
