@@ -1,0 +1,261 @@
+"""PV and load forecasts for the planner, per 15-minute slot; zero with a status when unknown.
+
+- PV: the attributes of a forecast entity. Solcast (HACS) gives `detailedForecast` /
+  `detailedHourly` lists of `{"period_start", "pv_estimate"}` in kW; Forecast.Solar-style sensors
+  (Open-Meteo Solar Forecast and templates over the Forecast.Solar API) give `watts`
+  (`{time: W}`) or `wh_period` (`{time: Wh}`). Each value holds until the next time (at most an
+  hour).
+- Load: the mean, per local quarter of the day, of the last 7 days of the recorder's 5-minute
+  statistics of the P1 grid power plus the battery's discharge power (so the battery's own
+  effect is taken out). Without a PV forecast that is the net load (PV already subtracted,
+  as on a typical day); with one, the measured PV input power is added back so PV is not
+  counted twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from enum import StrEnum
+from itertools import pairwise
+import math
+from typing import Any, Final
+
+from homeassistant.components.recorder.statistics import statistics_during_period
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN
+
+QUARTERS_PER_DAY: Final = 96
+HISTORY: Final = timedelta(days=7)
+# A point without a following one (the last of a list) lasts this long at most.
+MAX_POINT_DURATION: Final = timedelta(hours=1)
+
+
+class ForecastStatus(StrEnum):
+    """Where a forecast series came from."""
+
+    OK = "ok"
+    NOT_CONFIGURED = "not_configured"
+    UNAVAILABLE = "unavailable"
+    NO_DATA = "no_data"
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    """Average watts per slot, and how they were obtained (zeros unless OK)."""
+
+    values_w: tuple[float, ...]
+    status: ForecastStatus
+    detail: str = ""
+
+
+def zeros(count: int, status: ForecastStatus, detail: str) -> Forecast:
+    """An all-zero forecast with the reason."""
+    return Forecast((0.0,) * count, status, detail)
+
+
+# -- PV -------------------------------------------------------------------------------------
+
+
+def _read_time(value: object, default_tz: tzinfo) -> datetime | None:
+    if isinstance(value, str):
+        value = dt_util.parse_datetime(value.strip().replace(" ", "T", 1))
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=default_tz)
+    return value.astimezone(UTC)
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _pv_points(
+    attributes: Mapping[str, Any], default_tz: tzinfo
+) -> list[tuple[datetime, float | None, float]]:
+    """(start, energy_wh or None, power_w) points from any known attribute shape."""
+    points: list[tuple[datetime, float | None, float]] = []
+    for key in ("detailedForecast", "detailedHourly"):
+        items = attributes.get(key)
+        if not isinstance(items, list):
+            continue
+        for item in items:
+            if not isinstance(item, Mapping):
+                continue
+            start = _read_time(item.get("period_start"), default_tz)
+            power_kw = _number(item.get("pv_estimate"))
+            if start is not None and power_kw is not None:
+                points.append((start, None, power_kw * 1000))
+        if points:
+            return points  # detailedForecast is the finer of the two
+    for key, is_energy in (("watts", False), ("wh_period", True)):
+        mapping = attributes.get(key)
+        if not isinstance(mapping, Mapping):
+            continue
+        for raw_time, raw_value in mapping.items():
+            start = _read_time(raw_time, default_tz)
+            value = _number(raw_value)
+            if start is not None and value is not None:
+                points.append((start, value if is_energy else None, value))
+        if points:
+            return points
+    return points
+
+
+def pv_forecast_w(
+    attributes: Mapping[str, Any] | None, slot_starts: Sequence[datetime], default_tz: tzinfo
+) -> Forecast:
+    """Average PV power per slot from a forecast entity's attributes; zeros when unreadable."""
+    count = len(slot_starts)
+    if attributes is None:
+        return zeros(count, ForecastStatus.UNAVAILABLE, "the PV forecast entity does not exist")
+    points = sorted(_pv_points(attributes, default_tz), key=lambda point: point[0])
+    if not points:
+        return zeros(count, ForecastStatus.NO_DATA, "no PV forecast attributes found")
+    spans: list[timedelta] = [
+        min(later[0] - earlier[0], MAX_POINT_DURATION) for earlier, later in pairwise(points)
+    ]
+    spans.append(spans[-1] if spans else MAX_POINT_DURATION)
+    intervals = []
+    for (start, energy_wh, point_w), span in zip(points, spans, strict=True):
+        average_w = point_w
+        if energy_wh is not None and span > timedelta(0):
+            average_w = energy_wh / (span.total_seconds() / 3600)
+        intervals.append((start, start + span, max(average_w, 0.0)))
+    values: list[float] = []
+    covered = 0
+    index = 0
+    for slot_start in slot_starts:
+        moment = slot_start.astimezone(UTC)
+        while index + 1 < len(intervals) and intervals[index + 1][0] <= moment:
+            index += 1
+        start, end, power_w = intervals[index]
+        if start <= moment < end:
+            values.append(power_w)
+            covered += 1
+        else:
+            values.append(0.0)
+    if covered == 0:
+        return zeros(count, ForecastStatus.NO_DATA, "the PV forecast does not cover the plan")
+    detail = "" if covered == count else f"covers {covered} of {count} slots; zero after"
+    return Forecast(tuple(values), ForecastStatus.OK, detail)
+
+
+# -- load -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSources:
+    """Statistic ids (entity ids) of the sensors the load estimate is made of."""
+
+    grid_power: str
+    # Positive while discharging (the ems battery power sensor's convention).
+    battery_discharge_power: str | None = None
+    pv_power: tuple[str, ...] = ()
+
+
+def load_profile_w(
+    rows: Mapping[str, Sequence[Mapping[str, Any]]],
+    sources: LoadSources,
+    *,
+    add_pv: bool,
+    tz: tzinfo,
+) -> tuple[float, ...] | None:
+    """The mean load per local quarter of the day from statistics rows; None without data.
+
+    Rows are the recorder's (`start` as a UNIX timestamp, `mean` in W). A quarter without data
+    takes the mean of all data.
+    """
+
+    def by_start(statistic_id: str | None) -> dict[float, float]:
+        if statistic_id is None:
+            return {}
+        return {
+            float(row["start"]): float(row["mean"])
+            for row in rows.get(statistic_id, ())
+            if isinstance(row.get("mean"), int | float)
+            and isinstance(row.get("start"), int | float)
+        }
+
+    grid = by_start(sources.grid_power)
+    if not grid:
+        return None
+    battery = by_start(sources.battery_discharge_power)
+    pv = [by_start(statistic_id) for statistic_id in sources.pv_power] if add_pv else []
+    buckets: defaultdict[int, list[float]] = defaultdict(list)
+    for start, grid_w in grid.items():
+        load_w = grid_w + battery.get(start, 0.0) + sum(series.get(start, 0.0) for series in pv)
+        local = datetime.fromtimestamp(start, tz)
+        buckets[(local.hour * 60 + local.minute) // 15].append(load_w)
+    overall = math.fsum(load_w for values in buckets.values() for load_w in values)
+    mean_all = overall / sum(len(values) for values in buckets.values())
+    return tuple(
+        max(math.fsum(buckets[quarter]) / len(buckets[quarter]), 0.0)
+        if buckets[quarter]
+        else max(mean_all, 0.0)
+        for quarter in range(QUARTERS_PER_DAY)
+    )
+
+
+def load_forecast_w(
+    profile: Sequence[float], slot_starts: Sequence[datetime], tz: tzinfo
+) -> tuple[float, ...]:
+    """The profile's value for the local quarter of the day of each slot."""
+    values = []
+    for start in slot_starts:
+        local = start.astimezone(tz)
+        values.append(float(profile[(local.hour * 60 + local.minute) // 15]))
+    return tuple(values)
+
+
+def find_load_sources(
+    hass: HomeAssistant, p1_serial: str, battery_serial: str
+) -> LoadSources | None:
+    """The entity ids of this entry's grid, battery and PV power sensors; None without grid."""
+    registry = er.async_get(hass)
+
+    def entity_id(unique_id: str) -> str | None:
+        return registry.async_get_entity_id("sensor", DOMAIN, unique_id)
+
+    grid = entity_id(f"{p1_serial}_active_power_w")
+    if grid is None:
+        return None
+    pv = tuple(
+        found
+        for register in (1664, 1665)
+        if (found := entity_id(f"{battery_serial}_{register}")) is not None
+    )
+    return LoadSources(grid, entity_id(f"{battery_serial}_battery_power"), pv)
+
+
+async def async_load_profile(
+    hass: HomeAssistant, sources: LoadSources, *, add_pv: bool, now: datetime
+) -> tuple[float, ...] | None:
+    """Query the last 7 days of 5-minute statistics (in the recorder's executor)."""
+    ids = {sources.grid_power, *sources.pv_power}
+    if sources.battery_discharge_power is not None:
+        ids.add(sources.battery_discharge_power)
+    rows = await get_instance(hass).async_add_executor_job(
+        statistics_during_period,
+        hass,
+        now - HISTORY,
+        now,
+        ids,
+        "5minute",
+        {"power": "W"},
+        {"mean"},
+    )
+    return load_profile_w(rows, sources, add_pv=add_pv, tz=dt_util.get_default_time_zone())
