@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import partial
 import math
 from typing import Any, Final, Never
 
@@ -362,7 +363,7 @@ class BatteryController:
         self._restore_pending = False
         if command.deadline is not None:
             self._cancel_deadline = async_track_point_in_utc_time(
-                self._hass, self._deadline_reached, command.deadline
+                self._hass, partial(self._deadline_reached, command), command.deadline
             )
 
     async def _async_forget(self) -> None:
@@ -416,12 +417,10 @@ class BatteryController:
         )
 
     @callback
-    def _deadline_reached(self, now: datetime) -> None:
+    def _deadline_reached(self, command: ForcedCommand, now: datetime) -> None:
+        # The timer is cancelled whenever `command` stops being the forced state.
         self._cancel_deadline = None
-        if self._forced is not None and not self._closed:
-            self._schedule_restore(
-                f"the {self._forced.kind} command's duration ended", self._forced
-            )
+        self._schedule_restore(f"the {command.kind} command's duration ended", command)
 
     @callback
     def _handle_coordinator_update(self) -> None:
