@@ -54,6 +54,14 @@ def energy_cost(case: Case, charge_w: np.ndarray, discharge_w: np.ndarray) -> fl
 
 def optimum(case: Case, params: PlannerParams) -> tuple[float, str]:
     """Perfect-foresight optimum of the same physics: (energy cost EUR, "LP" or "MILP")."""
+    cost, kind, _, _ = optimum_schedule(case, params)
+    return cost, kind
+
+
+def optimum_schedule(
+    case: Case, params: PlannerParams
+) -> tuple[float, str, np.ndarray, np.ndarray]:
+    """The optimum with its schedule: (cost EUR, "LP" or "MILP", charge W, discharge W)."""
     slots = len(case.slot_hours)
     hours = np.asarray(case.slot_hours)
     price_import = case.price_import
@@ -174,8 +182,8 @@ def optimum(case: Case, params: PlannerParams) -> tuple[float, str]:
     if result.x is None:
         raise RuntimeError(f"{case.name}: oracle failed: {result.message}")
     solution = result.x.reshape(slots, width)
-    cost = energy_cost(case, solution[:, col["c"]], solution[:, col["d"]])
-    return cost, ("LP" if exact_lp else "MILP")
+    charge, discharge = solution[:, col["c"]], solution[:, col["d"]]
+    return energy_cost(case, charge, discharge), ("LP" if exact_lp else "MILP"), charge, discharge
 
 
 def rule_baseline(case: Case, params: PlannerParams) -> float:

@@ -36,7 +36,7 @@ plain energy cost.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import math
 import time
 from typing import Final
@@ -50,8 +50,17 @@ type IntArray = NDArray[np.int64]
 MIN_POWER_W: Final = 50.0
 """The smallest non-zero power the inverter accepts (PowerFlex2000 real-time mode)."""
 
-SWITCH_PENALTY_EUR: Final = 0.002
+SWITCH_PENALTY_EUR: Final = 0.001
 """Objective cost of reversing direction (charge <-> discharge), against flip-flopping."""
+
+CALM_SWITCH_PENALTY_EUR: Final = 0.004
+"""The switching penalty of a second solve, made when the first reverses too often."""
+
+CALM_CHANGES_PER_DAY: Final = 8.0
+"""Direction changes per day above which a calmer plan is tried."""
+
+CALM_COST_SHARE: Final = 0.003
+"""Share of the first plan's saving (versus doing nothing) a calmer plan may give up."""
 
 THROUGHPUT_TIE_EUR_PER_KWH: Final = 1e-5
 """A negligible cost per kWh moved, so that ties resolve to doing nothing."""
@@ -276,8 +285,29 @@ def plan_schedule(
         initial_soc_percent=initial_soc_percent,
         end_soc_percent_min=end_soc_percent_min,
     )
-    actions, start_moves = problem.solve()
-    return problem.extract(actions, start_moves, started)
+    plan = problem.extract(*problem.solve(SWITCH_PENALTY_EUR), started)
+    if _changes_per_day(plan) <= CALM_CHANGES_PER_DAY:
+        return plan
+    # Many reversals: a calmer plan is preferred when it costs next to nothing more.
+    calm = problem.extract(*problem.solve(CALM_SWITCH_PENALTY_EUR), started)
+    saving = max(problem.idle_cost_eur() - plan.cost_eur, 0.0)
+    if calm.violations == plan.violations and (
+        calm.cost_eur <= plan.cost_eur + CALM_COST_SHARE * saving
+    ):
+        return calm
+    return replace(plan, solve_ms=calm.solve_ms)
+
+
+def _changes_per_day(plan: Plan) -> float:
+    """Charge <-> discharge reversals per 24 hours (idle slots in between do not count)."""
+    changes = 0
+    last = 0
+    for slot in plan.slots:
+        direction = 1 if slot.charge_w > 0 else -1 if slot.discharge_w > 0 else 0
+        if direction and last and direction != last:
+            changes += 1
+        last = direction or last
+    return changes * 24 / sum(plan.slot_hours)
 
 
 def _series(name: str, values: Sequence[float] | None, count: int, default: float) -> FloatArray:
@@ -339,7 +369,8 @@ class _Problem:
     high_index: int  # grid index of max_soc_percent
     grid_percent: FloatArray
     spread_factor: float
-    shavable: FloatArray  # 1.0 where full discharge could keep the slot under the peak
+    peak_reference_w: FloatArray  # the peak, or the least import full discharge can reach
+    shavable: FloatArray  # 1.0 where full discharge can keep the slot under the peak
 
     @classmethod
     def build(
@@ -394,6 +425,11 @@ class _Problem:
         grid_percent = low + offsets * step_percent
         grid_percent[below] = low
         grid_percent[below + points] = high
+        # The deepest discharge on the grid can fall a few watts short of the power limit; an
+        # excess is measured from what the grid can reach, so the start state (which can move by
+        # any amount) gains nothing from the last partial step.
+        step_w = step_percent * params.capacity_kwh / 100 * 1000 * root / hours
+        deepest_w = np.floor(params.max_discharge_w / step_w + 1e-9) * step_w
         return cls(
             params=params,
             price_import=price_import,
@@ -411,9 +447,8 @@ class _Problem:
                 0.0,
                 (1 + params.min_price_spread_percent / 100) * params.round_trip_efficiency - 1,
             ),
-            shavable=(load - pv - params.max_discharge_w <= params.max_grid_peak_w).astype(
-                np.float64
-            ),
+            peak_reference_w=np.maximum(params.max_grid_peak_w, load - pv - deepest_w),
+            shavable=(load - pv - deepest_w <= params.max_grid_peak_w).astype(np.float64),
         )
 
     # -- cost model ------------------------------------------------------------------------
@@ -441,7 +476,7 @@ class _Problem:
         hours = self.hours[:, None]
         grid_w = self.net_w[:, None] + charge_w - discharge_w
         energy = self.energy_cost(grid_w)
-        excess_kwh = np.maximum(grid_w - self.params.max_grid_peak_w, 0.0) * hours / 1000
+        excess_kwh = np.maximum(grid_w - self.peak_reference_w[:, None], 0.0) * hours / 1000
         cost = energy + PEAK_PENALTY_EUR_PER_KWH * excess_kwh
         if not ends_empty:
             cost += UNEXCUSED_PEAK_PENALTY_EUR_PER_KWH * excess_kwh * self.shavable[:, None]
@@ -491,7 +526,11 @@ class _Problem:
 
     # -- solver ----------------------------------------------------------------------------
 
-    def solve(self) -> tuple[NDArray[np.int16], IntArray]:
+    def idle_cost_eur(self) -> float:
+        """Energy cost of leaving the battery idle all along."""
+        return float(self.energy_cost(self.net_w[:, None]).sum())
+
+    def solve(self, switch_penalty_eur: float) -> tuple[NDArray[np.int16], IntArray]:
         """Backward induction; returns the decision of every state in every slot."""
         slots = len(self.hours)
         points = len(self.grid_percent)
@@ -581,10 +620,10 @@ class _Problem:
             for direction, keep in ((_CHARGE, later_c), (_DISCHARGE, later_d)):
                 best = idle[slot] + keep
                 best[: low + 1] = idle_empty[slot] + keep[: low + 1]
-                candidate = best_c + (SWITCH_PENALTY_EUR if direction == _DISCHARGE else 0.0)
+                candidate = best_c + (switch_penalty_eur if direction == _DISCHARGE else 0.0)
                 take_c = candidate < best
                 best = np.where(take_c, candidate, best)
-                candidate = best_d + (SWITCH_PENALTY_EUR if direction == _CHARGE else 0.0)
+                candidate = best_d + (switch_penalty_eur if direction == _CHARGE else 0.0)
                 take_d = candidate < best
                 best = np.where(take_d, candidate, best)
                 actions[slot, direction] = np.where(take_d, step_d, np.where(take_c, step_c, 0))
