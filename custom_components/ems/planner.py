@@ -23,6 +23,14 @@ returns "infeasible": a grid import above the desired peak, an end SOC below the
 outside the window (only possible when the start is outside it) each cost far more than any price
 difference, and :attr:`Plan.violations` names whatever could not be met.
 
+Peak: importing above ``battery_max_desired_grid_peak_w`` costs a large penalty per kWh, and a
+far larger one in a slot that full discharge could have shaved unless the slot ends with the
+battery at its minimum SOC - the issue's rule, so battery energy goes to the earliest excess first.
+
+Flip-flopping: each charge <-> discharge reversal costs a small penalty. When a plan still reverses
+more than eight times a day it is solved again with a larger penalty, and the calmer plan is kept
+if it gives up at most 0.3 % of the saving.
+
 Spread rule: ``battery_min_price_spread_percent`` (s) means a charge/discharge cycle is only worth
 making when the effective discharge price exceeds the effective charge price by s percent.
 Losses alone already demand ``p_dis > p_chg / eta``; where ``(1 + s) * eta > 1`` the planner adds
