@@ -25,10 +25,11 @@ from .controller import BatteryController
 from .coordinator import EmsConfigEntry, EmsCoordinator, EmsRuntimeData
 from .devices.indevolt import IndevoltClient
 from .devices.p1 import P1Client
+from .optimiser import Optimiser
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
-PLATFORMS: list[Platform] = [Platform.BUTTON, Platform.SELECT, Platform.SENSOR]
+PLATFORMS: list[Platform] = [Platform.BUTTON, Platform.SELECT, Platform.SENSOR, Platform.SWITCH]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -51,8 +52,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
     coordinator = EmsCoordinator(hass, entry, p1, indevolt)
     await coordinator.async_config_entry_first_refresh()
     controller = BatteryController(hass, entry, coordinator)
-    entry.runtime_data = EmsRuntimeData(coordinator=coordinator, controller=controller)
+    optimiser = Optimiser(hass, entry, coordinator, controller)
+    entry.runtime_data = EmsRuntimeData(coordinator, controller, optimiser)
     await controller.async_setup()
+    optimiser.async_setup()
     entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
@@ -69,6 +72,7 @@ async def _async_options_updated(hass: HomeAssistant, entry: EmsConfigEntry) -> 
 
 async def async_unload_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
     """Give the battery back to self-consumption if ems forced it, then unload the entities."""
+    entry.runtime_data.optimiser.async_shutdown()
     await entry.runtime_data.controller.async_shutdown("the entry is unloading")
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 

@@ -31,6 +31,15 @@ CONF_MIN_SPREAD_PERCENT: Final = "battery_min_price_spread_percent"
 CONF_ROUND_TRIP_EFFICIENCY: Final = "battery_round_trip_efficiency"
 CONF_REQUEST_METHOD: Final = "indevolt_request_method"
 CONF_INVERT_BATTERY_POWER: Final = "invert_battery_power"
+# Optimiser inputs (docs/optimiser.md): price and forecast entities, and the price formula.
+CONF_PRICE_ENTITY: Final = "price_entity_id"
+CONF_EXPORT_PRICE_ENTITY: Final = "export_price_entity_id"
+CONF_PV_FORECAST_ENTITY: Final = "pv_forecast_entity_id"
+CONF_IMPORT_MARKUP: Final = "price_import_markup_eur_per_kwh"
+CONF_ENERGY_TAX: Final = "price_energy_tax_eur_per_kwh"
+CONF_VAT_PERCENT: Final = "price_vat_percent"
+CONF_PRICES_INCLUDE_TAXES: Final = "prices_include_taxes"
+CONF_EXPORT_USES_EFFECTIVE_PRICE: Final = "export_uses_effective_price"
 
 REQUEST_METHOD_POST: Final = "post"
 REQUEST_METHOD_GET: Final = "get"
@@ -49,6 +58,14 @@ DEFAULT_OPTIONS: Final[dict[str, object]] = {
     CONF_ROUND_TRIP_EFFICIENCY: 0.80,
     CONF_REQUEST_METHOD: REQUEST_METHOD_POST,
     CONF_INVERT_BATTERY_POWER: False,
+    CONF_PRICE_ENTITY: None,
+    CONF_EXPORT_PRICE_ENTITY: None,
+    CONF_PV_FORECAST_ENTITY: None,
+    CONF_IMPORT_MARKUP: 0.0,
+    CONF_ENERGY_TAX: 0.0,
+    CONF_VAT_PERCENT: 0.0,
+    CONF_PRICES_INCLUDE_TAXES: False,
+    CONF_EXPORT_USES_EFFECTIVE_PRICE: False,
 }
 
 POLL_INTERVAL_MIN_S: Final = 1

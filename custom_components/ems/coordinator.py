@@ -22,6 +22,7 @@ from .repair_issues import RepairIssues
 
 if TYPE_CHECKING:
     from .controller import BatteryController
+    from .optimiser import Optimiser
 
 # Each device must answer within this share of the poll interval, so a dead device cannot
 # delay the next epoch; the cap keeps a long interval from waiting on a hung device for long.
@@ -210,3 +211,4 @@ class EmsRuntimeData:
 
     coordinator: EmsCoordinator
     controller: BatteryController
+    optimiser: Optimiser

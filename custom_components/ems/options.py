@@ -6,8 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from homeassistant.core import valid_entity_id
 from homeassistant.helpers.selector import (
     BooleanSelector,
+    EntitySelector,
+    EntitySelectorConfig,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -19,6 +22,10 @@ import probatio
 
 from .const import (
     CONF_CAPACITY_KWH,
+    CONF_ENERGY_TAX,
+    CONF_EXPORT_PRICE_ENTITY,
+    CONF_EXPORT_USES_EFFECTIVE_PRICE,
+    CONF_IMPORT_MARKUP,
     CONF_INVERT_BATTERY_POWER,
     CONF_MAX_CHARGE_W,
     CONF_MAX_DISCHARGE_W,
@@ -27,8 +34,12 @@ from .const import (
     CONF_MIN_SOC,
     CONF_MIN_SPREAD_PERCENT,
     CONF_POLL_INTERVAL,
+    CONF_PRICE_ENTITY,
+    CONF_PRICES_INCLUDE_TAXES,
+    CONF_PV_FORECAST_ENTITY,
     CONF_REQUEST_METHOD,
     CONF_ROUND_TRIP_EFFICIENCY,
+    CONF_VAT_PERCENT,
     DEFAULT_OPTIONS,
     DEVICE_MAX_POWER_W,
     DEVICE_MAX_SOC_PERCENT,
@@ -66,7 +77,17 @@ NUMBER_OPTIONS: Final[dict[str, NumberOption]] = {
     CONF_MAX_GRID_PEAK_W: NumberOption(500, 100_000, 100, "W", integer=True),
     CONF_MIN_SPREAD_PERCENT: NumberOption(0, 500, 1, "%"),
     CONF_ROUND_TRIP_EFFICIENCY: NumberOption(0.5, 1.0, 0.01, None),
+    CONF_IMPORT_MARKUP: NumberOption(-1, 1, 0.0001, "EUR/kWh"),
+    CONF_ENERGY_TAX: NumberOption(0, 1, 0.0001, "EUR/kWh"),
+    CONF_VAT_PERCENT: NumberOption(0, 50, 0.1, "%"),
 }
+# Optional entities the optimiser reads (None when not configured).
+ENTITY_OPTIONS: Final = (CONF_PRICE_ENTITY, CONF_EXPORT_PRICE_ENTITY, CONF_PV_FORECAST_ENTITY)
+BOOLEAN_OPTIONS: Final = (
+    CONF_INVERT_BATTERY_POWER,
+    CONF_PRICES_INCLUDE_TAXES,
+    CONF_EXPORT_USES_EFFECTIVE_PRICE,
+)
 
 
 class OptionsValidationError(ValueError):
@@ -93,7 +114,15 @@ def validate_options(options: Mapping[str, Any]) -> dict[str, Any]:
         raise OptionsValidationError(CONF_MIN_SOC, "min_soc_not_below_max")
     if result[CONF_REQUEST_METHOD] not in (REQUEST_METHOD_POST, REQUEST_METHOD_GET):
         raise OptionsValidationError(CONF_REQUEST_METHOD, "invalid_request_method")
-    result[CONF_INVERT_BATTERY_POWER] = bool(result[CONF_INVERT_BATTERY_POWER])
+    for key in BOOLEAN_OPTIONS:
+        result[key] = bool(result[key])
+    for key in ENTITY_OPTIONS:
+        entity_id = result[key] or None
+        if entity_id is not None and not (
+            isinstance(entity_id, str) and valid_entity_id(entity_id)
+        ):
+            raise OptionsValidationError(key, "invalid_entity_id")
+        result[key] = entity_id
     return result
 
 
@@ -118,5 +147,8 @@ def options_schema() -> probatio.Schema:
             translation_key=CONF_REQUEST_METHOD,
         )
     )
-    fields[probatio.Required(CONF_INVERT_BATTERY_POWER)] = BooleanSelector()
+    for key in ENTITY_OPTIONS:
+        fields[probatio.Optional(key)] = EntitySelector(EntitySelectorConfig(domain="sensor"))
+    for key in BOOLEAN_OPTIONS:
+        fields[probatio.Required(key)] = BooleanSelector()
     return probatio.Schema(fields)

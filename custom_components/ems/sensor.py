@@ -32,6 +32,7 @@ from .coordinator import EmsConfigEntry, EmsCoordinator
 from .devices.indevolt import BatterySnapshot, BatteryState, WorkingMode
 from .devices.p1 import P1Data
 from .entity import BatteryEntity, EmsEntity, P1Entity, battery_device_info
+from .optimiser_sensor import optimiser_sensors
 from .reconciliation import ReconciliationStatus
 
 PARALLEL_UPDATES = 0
@@ -317,6 +318,7 @@ async def async_setup_entry(
             MeterAgeSensor(coordinator),
         )
     )
+    entities.extend(optimiser_sensors(entry))
     async_add_entities(entities)
 
 

@@ -1,0 +1,182 @@
+"""The optimiser's sensors: the plan, the status and the estimated savings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, override
+
+from homeassistant.components.sensor import (
+    RestoreSensor,
+    SensorDeviceClass,
+    SensorEntity,
+    SensorStateClass,
+)
+from homeassistant.helpers.entity import Entity
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_ENERGY_TAX,
+    CONF_EXPORT_PRICE_ENTITY,
+    CONF_EXPORT_USES_EFFECTIVE_PRICE,
+    CONF_IMPORT_MARKUP,
+    CONF_PRICE_ENTITY,
+    CONF_PRICES_INCLUDE_TAXES,
+    CONF_VAT_PERCENT,
+    DEFAULT_OPTIONS,
+)
+from .coordinator import EmsConfigEntry
+from .entity import battery_device_info
+from .optimiser import Optimiser, OptimiserStatus, planned_action, schedule_attribute
+
+PLAN_OPTIONS = ["charge", "discharge", "idle"]
+
+
+class OptimiserEntity(Entity):
+    """An entity showing or steering the optimiser; on the battery device, always available."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, entry: EmsConfigEntry, key: str) -> None:
+        """Attach to the battery device; unique id `<entry unique id>_<key>`."""
+        runtime = entry.runtime_data
+        self.optimiser: Optimiser = runtime.optimiser
+        self._entry = entry
+        self._attr_unique_id = f"{entry.unique_id}_{key}"
+        self._attr_device_info = battery_device_info(runtime.coordinator)
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Follow the optimiser's changes."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.optimiser.async_add_listener(self.async_write_ha_state))
+
+
+def optimiser_sensors(entry: EmsConfigEntry) -> list[SensorEntity]:
+    """The optimiser's sensors, for sensor.py's set-up."""
+    return [PlanSensor(entry), OptimiserStatusSensor(entry), EstimatedSavingsSensor(entry)]
+
+
+class PlanSensor(OptimiserEntity, SensorEntity):
+    """What the plan does in the current slot; the schedule and its inputs as attributes."""
+
+    _attr_translation_key = "plan"
+    _attr_device_class = SensorDeviceClass.ENUM
+    _attr_options = PLAN_OPTIONS
+    _unrecorded_attributes = frozenset({"schedule"})
+
+    def __init__(self, entry: EmsConfigEntry) -> None:
+        """Describe the plan sensor."""
+        super().__init__(entry, "plan")
+        self._schedule_key: tuple[object, int | None] | None = None
+        self._schedule: list[dict[str, Any]] = []
+
+    @property
+    @override
+    def native_value(self) -> str | None:
+        """`charge`, `discharge` or `idle` for the current slot; unknown without a plan."""
+        active = self.optimiser.active_plan
+        if active is None:
+            return None
+        index = active.slot_index(self._now())
+        if index is None:
+            return None
+        slot = active.plan.slots[index]
+        return planned_action(slot.charge_w, slot.discharge_w)
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """The schedule (from the current slot, unrecorded) and what the plan was made from."""
+        options = {**DEFAULT_OPTIONS, **self._entry.options}
+        prices = self.optimiser.prices
+        markup, tax = options[CONF_IMPORT_MARKUP], options[CONF_ENERGY_TAX]
+        vat = options[CONF_VAT_PERCENT]
+        attributes: dict[str, Any] = {
+            "price_entity": options[CONF_PRICE_ENTITY],
+            "export_price_entity": options[CONF_EXPORT_PRICE_ENTITY],
+            "price_source": prices.source,
+            "import_price_formula": (
+                "as published"
+                if options[CONF_PRICES_INCLUDE_TAXES]
+                else f"(price + {markup} + {tax}) x (1 + {vat} %)"
+            ),
+            "export_price": (
+                "effective" if options[CONF_EXPORT_USES_EFFECTIVE_PRICE] else "as published"
+            ),
+        }
+        active = self.optimiser.active_plan
+        if active is None:
+            return attributes
+        now = self._now()
+        key = (active, active.slot_index(now))
+        if key != self._schedule_key:
+            self._schedule_key = key
+            self._schedule = schedule_attribute(active, now)
+        attributes.update(
+            planned_at=active.created.isoformat(),
+            plan_cost_eur=round(active.plan.cost_eur, 2),
+            solve_ms=round(active.plan.solve_ms, 1),
+            violations=list(active.plan.violations),
+            load_forecast=str(active.load.status),
+            pv_forecast=str(active.pv.status),
+            schedule=self._schedule,
+        )
+        return attributes
+
+    @staticmethod
+    def _now() -> datetime:
+        return dt_util.utcnow()
+
+
+class OptimiserStatusSensor(OptimiserEntity, SensorEntity):
+    """off, ok, dry_run, no_prices, stale_prices, peak_only or device_unavailable."""
+
+    _attr_translation_key = "optimiser_status"
+    _attr_device_class = SensorDeviceClass.ENUM
+    _attr_options = [str(status) for status in OptimiserStatus]  # noqa: RUF012
+
+    def __init__(self, entry: EmsConfigEntry) -> None:
+        """Describe the status sensor."""
+        super().__init__(entry, "optimiser_status")
+
+    @property
+    @override
+    def native_value(self) -> str:
+        """The optimiser's status."""
+        return str(self.optimiser.status)
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Why: a manual override, the price entity's problem, and so on."""
+        return {"detail": self.optimiser.status_detail}
+
+
+class EstimatedSavingsSensor(OptimiserEntity, RestoreSensor):
+    """Money the battery saved while the optimiser ran (docs/optimiser.md says how)."""
+
+    _attr_translation_key = "estimated_savings"
+    _attr_device_class = SensorDeviceClass.MONETARY
+    _attr_state_class = SensorStateClass.TOTAL
+    _attr_suggested_display_precision = 2
+
+    def __init__(self, entry: EmsConfigEntry) -> None:
+        """Describe the savings sensor."""
+        super().__init__(entry, "estimated_savings")
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Continue from the total before the restart."""
+        await super().async_added_to_hass()
+        self._attr_native_unit_of_measurement = self.hass.config.currency
+        last = await self.async_get_last_sensor_data()
+        if last is not None and isinstance(last.native_value, int | float | Decimal):
+            self.optimiser.restore_savings(float(last.native_value))
+
+    @property
+    @override
+    def native_value(self) -> float:
+        """The total in the system currency, to the cent."""
+        return round(self.optimiser.savings_eur, 2)

@@ -1,0 +1,106 @@
+"""Helpers of the optimiser tests: price payloads in each source's shape, set-up and polling."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.ems.devices.indevolt import WorkingMode
+from ems_simulator import Simulator
+
+from .conftest import FakeClock
+
+DAY = datetime(2026, 6, 21, tzinfo=UTC)
+PRICE_ENTITY = "sensor.entsoe_average_electricity_price"
+SWITCH = "switch.indevolt_cms_sf2000_optimiser"
+DRY_RUN_SWITCH = "switch.indevolt_cms_sf2000_optimiser_dry_run"
+PLAN_SENSOR = "sensor.indevolt_cms_sf2000_optimiser_plan"
+STATUS_SENSOR = "sensor.indevolt_cms_sf2000_optimiser_status"
+SAVINGS_SENSOR = "sensor.indevolt_cms_sf2000_estimated_savings"
+
+
+def day_price(moment: datetime) -> float:
+    """Cheapest from noon (UTC) to one, dear in the evening: a plan charges at full power now."""
+    if moment.hour == 12:
+        return 0.01
+    if 10 <= moment.hour < 16:
+        return 0.05
+    if 17 <= moment.hour < 22:
+        return 0.40
+    return 0.20
+
+
+def hours(start: datetime, count: int) -> list[datetime]:
+    """`count` hourly starts from `start`."""
+    return [start + timedelta(hours=index) for index in range(count)]
+
+
+def entsoe_attributes(
+    start: datetime = DAY, days: int = 2, price: Callable[[datetime], float] = day_price
+) -> dict[str, Any]:
+    """ENTSO-E (HACS): `prices_today` / `prices_tomorrow`, "YYYY-MM-DD HH:MM:SS+00:00"."""
+    lists = [
+        [
+            {"time": moment.strftime("%Y-%m-%d %H:%M:%S+00:00"), "price": price(moment)}
+            for moment in hours(start + timedelta(days=day), 24)
+        ]
+        for day in range(days)
+    ]
+    attributes: dict[str, Any] = {"unit_of_measurement": "EUR/kWh", "prices_today": lists[0]}
+    if days > 1:
+        attributes["prices_tomorrow"] = lists[1]
+    if days > 2:
+        attributes["prices"] = [entry for entries in lists for entry in entries]
+    return attributes
+
+
+async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry, **options: Any) -> None:
+    """Set up the entry with some options changed."""
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, options={**entry.options, **options})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def poll(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    *,
+    times: int = 1,
+    seconds: float = 5,
+) -> None:
+    """Move both clocks on and poll, `times` times."""
+    for _ in range(times):
+        sim_clock.advance(seconds)
+        freezer.tick(timedelta(seconds=seconds))
+        await entry.runtime_data.coordinator.async_refresh()
+        await hass.async_block_till_done()
+
+
+async def switch(hass: HomeAssistant, entity_id: str, on: bool) -> None:
+    """Turn a switch on or off through its action."""
+    await hass.services.async_call(
+        "switch", "turn_on" if on else "turn_off", {"entity_id": entity_id}, blocking=True
+    )
+    await hass.async_block_till_done()
+
+
+def writes(simulator: Simulator) -> list[tuple[int, list[int]]]:
+    """The SetData requests the Indevolt received, as (register, values)."""
+    return [
+        (r.config["t"], r.config["v"])
+        for r in simulator.requests
+        if r.device == "indevolt" and r.path == "/rpc/Indevolt.SetData"
+    ]
+
+
+def in_realtime(simulator: Simulator) -> bool:
+    """Whether the simulated battery is in real-time mode."""
+    return bool(simulator.model.mode == WorkingMode.REALTIME)
