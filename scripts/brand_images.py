@@ -35,7 +35,8 @@ def draw_icon(size: int) -> Image.Image:
 def draw_logo(height: int) -> Image.Image:
     """The icon followed by the name, on a transparent background."""
     icon = draw_icon(height)
-    width = round(height * 2.6)
+    # The same proportions at every size, so logo@2x is exactly twice logo.
+    width = 666 * height // 256
     image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     image.paste(icon, (0, 0), icon)
     draw = ImageDraw.Draw(image)
