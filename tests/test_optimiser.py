@@ -9,6 +9,7 @@ from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.selector import EntitySelectorConfig
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -21,6 +22,11 @@ from custom_components.ems.const import (
     CONF_VAT_PERCENT,
 )
 from custom_components.ems.optimiser import OptimiserStatus
+from custom_components.ems.options import (
+    OptionalEntitySelector,
+    OptionsValidationError,
+    validate_options,
+)
 from custom_components.ems.peak_shaver import Reason
 from custom_components.ems.planner import PlannerInputError
 from ems_simulator import Simulator, model
@@ -507,3 +513,15 @@ async def test_peak_option_is_read_live(
     assert decision is not None
     assert decision.limit_w == 1500
     assert decision.command.reason is Reason.SHAVE_PEAK
+
+
+def test_price_options_are_validated() -> None:
+    options = validate_options({CONF_PRICE_ENTITY: "", CONF_PV_FORECAST_ENTITY: "sensor.solar"})
+    assert options[CONF_PRICE_ENTITY] is None
+    assert options[CONF_PV_FORECAST_ENTITY] == "sensor.solar"
+    with pytest.raises(OptionsValidationError) as err:
+        validate_options({CONF_PRICE_ENTITY: "not an entity"})
+    assert (err.value.field, err.value.error) == (CONF_PRICE_ENTITY, "invalid_entity_id")
+    selector = OptionalEntitySelector(EntitySelectorConfig(domain="sensor"))
+    assert selector(None) is None
+    assert selector("sensor.prices") == "sensor.prices"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, override
 
 from homeassistant.core import valid_entity_id
 from homeassistant.helpers.selector import (
@@ -77,8 +77,8 @@ NUMBER_OPTIONS: Final[dict[str, NumberOption]] = {
     CONF_MAX_GRID_PEAK_W: NumberOption(500, 100_000, 100, "W", integer=True),
     CONF_MIN_SPREAD_PERCENT: NumberOption(0, 500, 1, "%"),
     CONF_ROUND_TRIP_EFFICIENCY: NumberOption(0.5, 1.0, 0.01, None),
-    CONF_IMPORT_MARKUP: NumberOption(-1, 1, 0.0001, "EUR/kWh"),
-    CONF_ENERGY_TAX: NumberOption(0, 1, 0.0001, "EUR/kWh"),
+    CONF_IMPORT_MARKUP: NumberOption(-1, 1, 0.001, "EUR/kWh"),
+    CONF_ENERGY_TAX: NumberOption(0, 1, 0.001, "EUR/kWh"),
     CONF_VAT_PERCENT: NumberOption(0, 50, 0.1, "%"),
 }
 # Optional entities the optimiser reads (None when not configured).
@@ -126,6 +126,15 @@ def validate_options(options: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+class OptionalEntitySelector(EntitySelector):
+    """An entity selector that also accepts None (an optional entity not configured)."""
+
+    @override
+    def __call__(self, data: Any) -> Any:
+        """None stays None; anything else must be an entity id."""
+        return None if data is None else super().__call__(data)
+
+
 def options_schema() -> probatio.Schema:
     """The options form."""
     fields: dict[probatio.Marker, object] = {
@@ -148,7 +157,9 @@ def options_schema() -> probatio.Schema:
         )
     )
     for key in ENTITY_OPTIONS:
-        fields[probatio.Optional(key)] = EntitySelector(EntitySelectorConfig(domain="sensor"))
+        fields[probatio.Optional(key)] = OptionalEntitySelector(
+            EntitySelectorConfig(domain="sensor")
+        )
     for key in BOOLEAN_OPTIONS:
         fields[probatio.Required(key)] = BooleanSelector()
     return probatio.Schema(fields)
