@@ -25,9 +25,11 @@ SAVINGS_SENSOR = "sensor.indevolt_cms_sf2000_estimated_savings"
 
 
 def day_price(moment: datetime) -> float:
-    """Cheapest from noon (UTC) to one, dear in the evening: a plan charges at full power now."""
+    """Cheapest from noon (UTC) to one, dearest from six to seven: clear charge and discharge."""
     if moment.hour == 12:
         return 0.01
+    if moment.hour == 18:
+        return 0.50
     if 10 <= moment.hour < 16:
         return 0.05
     if 17 <= moment.hour < 22:

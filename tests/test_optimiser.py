@@ -525,3 +525,95 @@ def test_price_options_are_validated() -> None:
     selector = OptionalEntitySelector(EntitySelectorConfig(domain="sensor"))
     assert selector(None) is None
     assert selector("sensor.prices") == "sensor.prices"
+
+
+async def test_evening_discharge_then_idle_holds_the_battery(
+    hass: HomeAssistant,
+    *,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+) -> None:
+    sim: Simulator = running_simulator.simulator
+    freezer.move_to(DAY + timedelta(hours=18, seconds=1))
+    hass.states.async_set(PRICE_ENTITY, "0.4", entsoe_attributes())
+    await setup_entry(hass, mock_config_entry, **{CONF_PRICE_ENTITY: PRICE_ENTITY})
+    await switch(hass, SWITCH, True)
+    assert hass.states.get(PLAN_SENSOR).state == "discharge"  # type: ignore[union-attr]
+    await poll(hass, mock_config_entry, sim_clock, freezer)
+    assert writes(sim)[-1][0] == 47015
+    assert writes(sim)[-1][1][0] == 2
+    await poll(hass, mock_config_entry, sim_clock, freezer)
+    assert sim.model.battery_w < -1000
+
+    # Flat prices from tomorrow on, and only until 20:00 today: nothing to gain, the plan idles
+    # and the battery is held in real-time standby.
+    short = entsoe_attributes(price=lambda moment: 0.2)
+    short["prices_today"] = short["prices_today"][:20]
+    del short["prices_tomorrow"]
+    hass.states.async_set(PRICE_ENTITY, "0.2", short)
+    await hass.async_block_till_done()
+    assert hass.states.get(PLAN_SENSOR).state == "idle"  # type: ignore[union-attr]
+    assert len(hass.states.get(PLAN_SENSOR).attributes["schedule"]) == 8  # type: ignore[union-attr]
+    sim.requests.clear()
+    await poll(hass, mock_config_entry, sim_clock, freezer, seconds=31)
+    assert writes(sim) == [(47015, [0, 0, 0])]
+    assert in_realtime(sim)
+    # Past the last price, the plan sensor has nothing to say.
+    freezer.tick(timedelta(hours=3))
+    await poll(hass, mock_config_entry, sim_clock, freezer)
+    assert hass.states.get(PLAN_SENSOR).state == "unknown"  # type: ignore[union-attr]
+
+
+async def test_battery_power_missing_or_inverted(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+) -> None:
+    sim: Simulator = running_simulator.simulator
+    await switch(hass, SWITCH, True)
+    sim.indevolt_faults.missing_registers = {6000}
+    await poll(hass, entry, sim_clock, freezer, times=2)
+    assert status(hass) == OptimiserStatus.OK
+    sim.indevolt_faults.missing_registers = set()
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, "invert_battery_power": True}
+    )
+    await poll(hass, entry, sim_clock, freezer)
+    assert status(hass) == OptimiserStatus.OK
+
+
+async def test_idempotent_switching_and_unrelated_events(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+) -> None:
+    sim: Simulator = running_simulator.simulator
+    optimiser = entry.runtime_data.optimiser
+    await optimiser.async_set_dry_run(False)
+    await switch(hass, SWITCH, True)
+    await switch(hass, SWITCH, True)
+    # The price entity is removed from the options while the optimiser runs: peaks only.
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, CONF_PRICE_ENTITY: None}
+    )
+    await hass.async_block_till_done()
+    await poll(hass, entry, sim_clock, freezer)
+    assert status(hass) == OptimiserStatus.PEAK_ONLY
+    await switch(hass, SWITCH, False)
+    # A manual command and a price change while the optimiser is off change nothing.
+    await entry.runtime_data.controller.async_stop()
+    hass.states.async_set(PRICE_ENTITY, "0.3", entsoe_attributes(price=lambda moment: 0.3))
+    await hass.async_block_till_done()
+    assert optimiser.active_plan is None or not optimiser.enabled
+    # Two failed polls in a row report once.
+    await switch(hass, SWITCH, True)
+    sim.p1_faults.off = True
+    await poll(hass, entry, sim_clock, freezer, times=2)
+    assert status(hass) == OptimiserStatus.DEVICE_UNAVAILABLE

@@ -129,11 +129,8 @@ class ActivePlan:
         index = int((quarter_start(now) - self.start) / SLOT)
         return index if 0 <= index < len(self.plan.slots) else None
 
-    def planned_soc_percent(self, now: datetime) -> float | None:
-        """The plan's SOC at `now`, interpolated within the slot."""
-        index = self.slot_index(now)
-        if index is None:
-            return None
+    def planned_soc_percent(self, index: int, now: datetime) -> float:
+        """The plan's SOC at `now` (in slot `index`), interpolated within the slot."""
         slot = self.plan.slots[index]
         fraction = (now - (self.start + index * SLOT)) / SLOT
         return slot.soc_percent_start + (slot.soc_percent_end - slot.soc_percent_start) * fraction
@@ -509,8 +506,8 @@ class Optimiser:
         index = None if active is None else active.slot_index(now)
         if active is not None and index is not None:
             plan_charge_w, plan_discharge_w = active.plan.policy_action(index, soc)
-            planned_soc = active.planned_soc_percent(now)
-            if planned_soc is not None and abs(soc - planned_soc) > SOC_DRIFT_PERCENT:
+            planned_soc = active.planned_soc_percent(index, now)
+            if abs(soc - planned_soc) > SOC_DRIFT_PERCENT:
                 LOGGER.debug("SOC %.1f %% drifted from the plan's %.1f %%", soc, planned_soc)
                 self._schedule_replan()
         config = ShaverConfig(
