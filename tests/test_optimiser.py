@@ -324,6 +324,10 @@ async def test_device_unavailable(
     sim.p1_faults.off = False
     await poll(hass, entry, sim_clock, freezer)
     assert status(hass) == OptimiserStatus.OK
+    # Both devices down: the coordinator keeps the old data, the optimiser does not use it.
+    sim.p1_faults.off = sim.indevolt_faults.off = True
+    await poll(hass, entry, sim_clock, freezer)
+    assert status(hass) == OptimiserStatus.DEVICE_UNAVAILABLE
 
 
 async def test_replans_at_quarters_on_drift_and_on_new_prices_only(

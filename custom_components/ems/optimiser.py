@@ -481,7 +481,8 @@ class Optimiser:
             # The price entities changed in the options.
             self._watch_price_entities(options)
             self._schedule_replan()
-        data = self._coordinator.data
+        # A failed poll (both devices down) leaves the previous data in place: never act on it.
+        data = self._coordinator.data if self._coordinator.last_update_success else None
         p1 = None if data is None else data.p1
         battery = None if data is None else data.battery
         grid_w = None if p1 is None else p1.active_power_w
