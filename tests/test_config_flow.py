@@ -21,6 +21,7 @@ from custom_components.ems.const import (
     CONF_P1_HOST,
     CONF_P1_SERIAL,
     CONF_POLL_INTERVAL,
+    CONF_PRICE_ENTITY,
     CONF_REQUEST_METHOD,
     DEFAULT_OPTIONS,
     DOMAIN,
@@ -342,3 +343,19 @@ async def test_options_flow(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert init_integration.options[CONF_POLL_INTERVAL] == 7
     assert isinstance(init_integration.options[CONF_POLL_INTERVAL], int)
+
+
+async def test_options_flow_clears_an_optional_entity(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry,
+        options={**mock_config_entry.options, CONF_PRICE_ENTITY: "sensor.prices"},
+    )
+    result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
+    user_input = {k: v for k, v in mock_config_entry.options.items() if k != CONF_PRICE_ENTITY}
+    user_input = {k: v for k, v in user_input.items() if v is not None}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], user_input)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert mock_config_entry.options[CONF_PRICE_ENTITY] is None

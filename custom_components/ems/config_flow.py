@@ -39,7 +39,12 @@ from .const import (
 from .devices.errors import AuthenticationError, DeviceError, P1ApiDisabledError
 from .devices.indevolt import IndevoltClient, IndevoltDeviceInfo
 from .devices.p1 import P1Client, P1Device
-from .options import OptionsValidationError, options_schema, validate_options
+from .options import (
+    ENTITY_OPTIONS,
+    OptionsValidationError,
+    options_schema,
+    validate_options,
+)
 
 P1_PRODUCT_TYPE = "HWE-P1"
 # Set-up waits a little longer than a poll would: the user is looking at a form, not a dashboard.
@@ -306,7 +311,10 @@ class EmsOptionsFlow(OptionsFlow):
         current = {**DEFAULT_OPTIONS, **self.config_entry.options}
         if user_input is not None:
             try:
-                options = validate_options({**current, **user_input})
+                # A cleared optional entity is left out of the form's input: clear it here.
+                options = validate_options(
+                    {**current, **dict.fromkeys(ENTITY_OPTIONS), **user_input}
+                )
             except OptionsValidationError as err:
                 errors = {err.field: err.error}
             else:
