@@ -213,7 +213,9 @@ def test_icons_cover_entities_without_device_class() -> None:
     strings = _json("translations/en.json")
     for platform, entries in icons.get("entity", {}).items():
         for key in entries:
-            assert key in strings["entity"][platform], f"icons.json entity.{platform}.{key} is unused"
+            assert key in strings["entity"][platform], (
+                f"icons.json entity.{platform}.{key} is unused"
+            )
 
 
 def test_config_schema_defined_with_async_setup() -> None:

@@ -12,7 +12,7 @@ LOGGER = logging.getLogger(__package__)
 # Config entry data (set by the config flow).
 CONF_P1_HOST: Final = "p1_host"
 CONF_INDEVOLT_HOST: Final = "indevolt_host"
-CONF_INDEVOLT_PASSWORD: Final = "indevolt_password"
+CONF_INDEVOLT_PASSWORD: Final = "indevolt_password"  # noqa: S105 - a key name
 CONF_P1_SERIAL: Final = "p1_serial"
 CONF_INDEVOLT_SERIAL: Final = "indevolt_serial"
 
