@@ -18,9 +18,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 import logging
 import re
+import time
 from typing import Any
 
-from freezegun.api import FrozenDateTimeFactory, real_monotonic
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import HomeAssistantError
@@ -53,6 +54,11 @@ LOGGER_NAME = "custom_components.ems"
 REAL_WAIT_S = 20.0
 # Steps of the frozen clock while a slow or hanging device is waited on.
 CLOCK_STEP_S = 0.25
+
+
+def real_monotonic() -> float:
+    """Real monotonic time: freezegun patches time.monotonic, not clock_gettime."""
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
 
 
 class Harness:
