@@ -397,9 +397,11 @@ class BatteryController:
             try:
                 await coordinator.indevolt.set_working_mode(WorkingMode.SELF_CONSUMED)
             except DeviceError as err:
-                LOGGER.warning(
-                    "Could not restore self-consumption mode (%s): %s; retrying when the "
-                    "Indevolt answers",
+                # Warn once per episode; the retries after each answered poll log at debug.
+                log = LOGGER.debug if self._restore_pending else LOGGER.warning
+                log(
+                    "Could not restore self-consumption mode (%s): %s; retrying after the "
+                    "next poll the Indevolt answers",
                     reason,
                     err,
                 )
