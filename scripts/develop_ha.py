@@ -3,8 +3,9 @@
 Used by `scripts/develop` (and `.ci/smoke-develop`); runs with Home Assistant's Python (aiohttp).
 Without a person: creates the owner `dev`/`dev` through the onboarding API (or logs in as it
 when it exists), creates the ems entry through the
-config flow API with the simulator's addresses when there is none, and waits until the ems
-entities report values. Writes a long-lived token to `--token-file`.
+config flow API with the simulator's addresses when there is none (its optimiser fed by the
+demo price sensor of config/configuration.yaml), waits until the ems entities report values and
+switches the optimiser on. Writes a long-lived token to `--token-file`.
 
     python scripts/develop_ha.py --url http://127.0.0.1:8123 --p1 127.0.0.1:18001 \
         --indevolt 127.0.0.1:18002 --token-file .develop/token [--check-states]
@@ -25,6 +26,9 @@ USER = "dev"
 PASSWORD = "dev"  # noqa: S105 - a local development login, printed by scripts/develop
 DOMAIN = "ems"
 READY_ENTITY = "sensor.indevolt_cms_sf2000_state_of_charge"
+# The demo price sensor of config/configuration.yaml, and the optimiser it feeds.
+DEMO_PRICE_ENTITY = "sensor.demo_day_ahead_price"
+OPTIMISER_SWITCH = "switch.indevolt_cms_sf2000_optimiser"
 
 
 class Setup:
@@ -155,6 +159,31 @@ class Setup:
         if result.get("type") != "create_entry":
             raise RuntimeError(f"the ems config flow did not create an entry: {result}")
         print(f"ems entry created: {result['title']}")
+        await self.use_demo_prices(result["result"]["entry_id"])
+
+    async def use_demo_prices(self, entry_id: str) -> None:
+        """Point the optimiser at the demo price sensor, through the options flow."""
+        form = await self.request(
+            "POST", "/api/config/config_entries/options/flow", json={"handler": entry_id}
+        )
+        options = {
+            field["name"]: field["description"]["suggested_value"]
+            for field in form["data_schema"]
+            if (field.get("description") or {}).get("suggested_value") is not None
+        }
+        options["price_entity_id"] = DEMO_PRICE_ENTITY
+        result = await self.request(
+            "POST", f"/api/config/config_entries/options/flow/{form['flow_id']}", json=options
+        )
+        if result.get("type") != "create_entry":
+            raise RuntimeError(f"the ems options flow did not accept the demo prices: {result}")
+        print(f"optimiser prices: {DEMO_PRICE_ENTITY}")
+
+    async def switch_optimiser_on(self) -> None:
+        """Turn the optimiser on (the demo shows a plan; any manual action turns it off)."""
+        await self.request(
+            "POST", "/api/services/switch/turn_on", json={"entity_id": OPTIMISER_SWITCH}
+        )
 
     async def wait_for_entities(self, timeout_s: float) -> list[dict[str, Any]]:
         """Wait until the ems sensors report values; return every ems state."""
@@ -180,6 +209,7 @@ async def main(args: argparse.Namespace) -> int:
         await setup.onboard_or_login()
         await setup.ensure_entry(args.p1, args.indevolt)
         states = await setup.wait_for_entities(args.timeout)
+        await setup.switch_optimiser_on()
         token = await setup.long_lived_token()
         token_file = Path(args.token_file)
         token_file.parent.mkdir(parents=True, exist_ok=True)
