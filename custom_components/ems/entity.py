@@ -78,3 +78,13 @@ class BatteryEntity(EmsEntity):
     def available(self) -> bool:
         """Available while the last poll of the battery succeeded."""
         return super().available and self.coordinator.data.battery is not None
+
+
+class SystemEntity(EmsEntity):
+    """An entity about both devices together, shown on the battery's device."""
+
+    def __init__(self, coordinator: EmsCoordinator, key: str) -> None:
+        """Attach the entity to the battery device, unique per entry."""
+        super().__init__(coordinator)
+        self._attr_device_info = battery_device_info(coordinator)
+        self._attr_unique_id = f"{coordinator.config_entry.unique_id}_{key}"

@@ -31,7 +31,7 @@ from .const import CONF_INVERT_BATTERY_POWER
 from .coordinator import EmsConfigEntry, EmsCoordinator
 from .devices.indevolt import BatterySnapshot, BatteryState, WorkingMode
 from .devices.p1 import P1Data
-from .entity import BatteryEntity, EmsEntity, P1Entity, battery_device_info
+from .entity import BatteryEntity, P1Entity, SystemEntity
 from .optimiser_sensor import optimiser_sensors
 from .reconciliation import ReconciliationStatus
 
@@ -392,16 +392,6 @@ class P1Sensor(P1Entity, SensorEntity):
         if self.entity_description.value_fn is not None:
             return self.entity_description.value_fn(p1)
         return p1.values.get(self.entity_description.key)
-
-
-class SystemEntity(EmsEntity):
-    """An entity about both devices together, shown on the battery's device."""
-
-    def __init__(self, coordinator: EmsCoordinator, key: str) -> None:
-        """Attach the entity to the battery device, unique per entry."""
-        super().__init__(coordinator)
-        self._attr_device_info = battery_device_info(coordinator)
-        self._attr_unique_id = f"{coordinator.config_entry.unique_id}_{key}"
 
 
 class GridPowerDifferenceSensor(SystemEntity, SensorEntity):
