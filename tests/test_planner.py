@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 import math
 from pathlib import Path
 import sys
@@ -259,6 +260,72 @@ def test_generated_cases_reach_the_lp_optimum(seed: int) -> None:
     assert baseline - plan.cost_eur >= 0.99 * (baseline - best) - 0.01
 
 
+def test_partial_powers_reach_the_optimum_with_poor_export() -> None:
+    """Export at half the import price and eta 0.75: the plan must store exactly the PV surplus
+    and cover exactly the load, which only the refinement's fine grid can express."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from planner_bench import energy_cost, optimum
+        from planner_cases import Case
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    rng = np.random.default_rng(0)
+    hours = np.arange(96) * 0.25
+    price = (
+        0.22
+        + 0.08 * np.cos((hours - 19) / 24 * 2 * math.pi)
+        - 0.15 * ((hours >= 11) & (hours < 15))
+        + rng.normal(0, 0.01, 96)
+    )
+    load = 300 + 400 * rng.random(96)
+    pv = np.maximum(0, 3000 * np.sin((hours - 6) / 14 * math.pi))
+    params = PlannerParams(
+        capacity_kwh=float(rng.uniform(4, 20)),
+        max_charge_w=1200.0,
+        max_discharge_w=1800.0,
+        round_trip_efficiency=0.75,
+    )
+    starts = tuple(datetime(2026, 5, 1, tzinfo=UTC) + timedelta(hours=0.25 * i) for i in range(96))
+    case = Case("poor_export", starts, (0.25,) * 96, price, 0.5 * price, load, pv, {}, 50.0, None)
+    plan = plan_schedule(
+        price,
+        prices_export=0.5 * price,
+        load_w=load,
+        pv_w=pv,
+        slot_hours=0.25,
+        params=params,
+        initial_soc_percent=50.0,
+    )
+    best, _ = optimum(case, params)
+    zero = np.zeros(96)
+    baseline = energy_cost(case, zero, zero)
+    # The planner without its refining pass reached 99.6 % here.
+    assert baseline - plan.cost_eur >= 0.998 * (baseline - best)
+
+
+def test_refinement_stores_exactly_the_surplus() -> None:
+    pv = [1534.5] * 8 + [0.0] * 12
+    load = [300.0] * 8 + [700.0] * 12
+    plan = _plan(
+        [0.30] * 20, export=[0.05] * 20, pv=pv, load=load, start=10.0, floor=10.0, hours=0.25
+    )
+    # The surplus is stored to within one step of the fine grid (about 4 W here; a coarse step
+    # is about 33 W), and none of it is exported later at the poor price.
+    fine_step_w = plan._policy.fine_step_kwh * 1000 / (0.25 * math.sqrt(0.8))
+    assert fine_step_w < 5
+    assert all(abs(slot.grid_w) <= fine_step_w for slot in plan.slots[:8])
+    assert all(slot.grid_w > -5 for slot in plan.slots[8:])
+    assert plan.slots[-1].soc_percent_end == pytest.approx(10.0)
+    _assert_invariants(
+        plan,
+        start=10.0,
+        floor=10.0,
+        net_w=np.asarray(load) - np.asarray(pv),
+        price=np.asarray([0.30] * 20),
+        export=np.asarray([0.05] * 20),
+    )
+
+
 # -- behaviour -----------------------------------------------------------------------------
 
 
@@ -440,6 +507,21 @@ def test_policy_follows_the_plan_from_the_planned_soc() -> None:
         assert charge == pytest.approx(slot.charge_w, abs=60)
         assert discharge == pytest.approx(slot.discharge_w, abs=60)
         assert charge == 0 or discharge == 0
+
+
+def test_policy_on_the_plan_is_the_plan_and_off_it_the_coarse_decision() -> None:
+    prices = [0.1] * 8 + [0.3] * 8
+    plan = _plan(prices, start=30.0, hours=0.25, load=[500.0] * 16)
+    # On the planned SOC the refined band gives the planned power itself.
+    for index, slot in enumerate(plan.slots[1:], start=1):
+        charge, discharge = plan.policy_action(index, slot.soc_percent_start)
+        assert charge == pytest.approx(slot.charge_w, rel=1e-6, abs=1e-6)
+        assert discharge == pytest.approx(slot.discharge_w, rel=1e-6, abs=1e-6)
+    # Far from the plan (outside the band) the coarse solve still says: charge while cheap.
+    assert abs(plan.slots[2].soc_percent_start - 15.0) > 10
+    charge, discharge = plan.policy_action(2, 15.0)
+    assert charge > 0
+    assert discharge == 0
 
 
 def test_policy_limits_and_errors() -> None:

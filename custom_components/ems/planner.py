@@ -18,6 +18,13 @@ round. The grid step is chosen per problem so that the maximum charge and discha
 (almost exactly) whole numbers of steps - the "last partial step" would otherwise cost up to one
 step of energy in every power-limited slot.
 
+Refinement: whole coarse steps cannot express partial powers (charging exactly the PV surplus,
+discharging exactly the load when export pays less than import). The coarse solve is therefore
+followed by a second one on a grid eight times finer, restricted to a band of three coarse steps
+either side of the coarse path. The coarse path lies inside the band, so the refined plan is never
+worse in the objective; the band keeps it cheap. The schedule comes from the refined solve;
+:meth:`Plan.policy_action` uses its decisions inside the band and the coarse ones elsewhere.
+
 Everything the user can ask for that may be impossible is a soft penalty, so the planner never
 returns "infeasible": a grid import above the desired peak, an end SOC below the floor and a SOC
 outside the window (only possible when the start is outside it) each cost far more than any price
@@ -86,8 +93,14 @@ END_PENALTY_EUR_PER_KWH: Final = 100.0
 WINDOW_PENALTY_EUR_PER_KWH_H: Final = 100.0
 """Objective cost per kWh outside the SOC window, per hour spent there."""
 
-WORK_BUDGET: Final = 1.6e7
+WORK_BUDGET: Final = 6e6
 """Grid points x actions x slots the solver may evaluate; sets the SOC grid's resolution."""
+
+REFINE_FACTOR: Final = 8
+"""Fine grid steps per coarse step in the refinement pass."""
+
+REFINE_HALF_WIDTH: Final = 3
+"""Coarse steps the refined trajectory may depart from the coarse one, either way."""
 
 GRID_POINTS_MIN: Final = 100
 GRID_POINTS_MAX: Final = 1500
@@ -190,14 +203,22 @@ class PlannedSlot:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Policy:
-    """Everything :meth:`Plan.policy_action` needs: the solver's decision for every state."""
+    """Everything :meth:`Plan.policy_action` needs: the solver's decision for every state.
 
-    actions: NDArray[np.int16]  # (slots, 2 directions, grid points): signed SOC steps
-    start_moves: IntArray  # (slots,): target grid index from the start SOC, -1 = stay
+    The refined solve decides in a band of fine grid points around the plan; the coarse solve
+    decides everywhere else.
+    """
+
+    actions: NDArray[np.int16]  # (slots, 2 directions, coarse points): signed coarse SOC steps
+    band_targets: IntArray  # (slots, 2 directions, band width): fine target, -1 = unreachable
+    band_low: IntArray  # (slots,): fine grid index of each slot's first band point
+    start_moves: IntArray  # (slots,): fine target index from the start SOC, -1 = stay
     start_soc_percent: float
-    grid_low_percent: float  # SOC of grid index 0
-    step_percent: float
-    step_kwh: float
+    grid_low_percent: float  # SOC of grid index 0 (coarse and fine)
+    step_percent: float  # coarse
+    step_kwh: float  # coarse
+    fine_step_percent: float
+    fine_step_kwh: float
     directions: IntArray  # (slots,): last direction before each slot, -1 = none yet
     at_start: NDArray[np.bool_]  # (slots,): the plan still sits at the start SOC
 
@@ -225,8 +246,9 @@ class Plan:
         """Return ``(charge_w, discharge_w)`` for a measured SOC during a slot, without re-solving.
 
         The answer is the solver's optimal action from the grid state nearest the measured SOC
-        (with the plan's last direction), limited so that the SOC stays inside the window during
-        the rest of the slot; a power below the inverter's minimum becomes 0.
+        (with the plan's last direction): the refined solve's near the plan, the coarse solve's
+        elsewhere. It is limited so that the SOC stays inside the window during the rest of the
+        slot; a power below the inverter's minimum becomes 0.
         """
         policy = self._policy
         if not 0 <= slot_index < len(self.slots):
@@ -242,14 +264,24 @@ class Plan:
             target = int(policy.start_moves[slot_index])
             if target < 0:
                 return 0.0, 0.0
-            target_percent = policy.grid_low_percent + target * policy.step_percent
+            target_percent = policy.grid_low_percent + target * policy.fine_step_percent
             delta_kwh = (target_percent - policy.start_soc_percent) * params.capacity_kwh / 100
         else:
-            points = policy.actions.shape[2]
-            index = round((measured_soc_percent - policy.grid_low_percent) / policy.step_percent)
-            index = min(max(index, 0), points - 1)
             direction = max(int(policy.directions[slot_index]), _CHARGE)
-            delta_kwh = int(policy.actions[slot_index, direction, index]) * policy.step_kwh
+            offset = measured_soc_percent - policy.grid_low_percent
+            fine = round(offset / policy.fine_step_percent)
+            band = fine - int(policy.band_low[slot_index])
+            width = policy.band_targets.shape[2]
+            target = (
+                int(policy.band_targets[slot_index, direction, band]) if 0 <= band < width else -1
+            )
+            if target >= 0:
+                delta_kwh = (target - fine) * policy.fine_step_kwh
+            else:
+                # Far from the plan: the coarse solve's decision from the nearest coarse point.
+                points = policy.actions.shape[2]
+                index = min(max(round(offset / policy.step_percent), 0), points - 1)
+                delta_kwh = int(policy.actions[slot_index, direction, index]) * policy.step_kwh
         if delta_kwh > 0:
             room_kwh = (params.max_soc_percent - measured_soc_percent) * params.capacity_kwh / 100
             power_w = min(delta_kwh, room_kwh) * 1000 / (root * hours)
@@ -293,11 +325,12 @@ def plan_schedule(
         initial_soc_percent=initial_soc_percent,
         end_soc_percent_min=end_soc_percent_min,
     )
-    plan = problem.extract(*problem.solve(SWITCH_PENALTY_EUR), started)
+    fine = problem.refined(REFINE_FACTOR)
+    plan = problem.plan(fine, SWITCH_PENALTY_EUR, started)
     if _changes_per_day(plan) <= CALM_CHANGES_PER_DAY:
         return plan
     # Many reversals: a calmer plan is preferred when it costs next to nothing more.
-    calm = problem.extract(*problem.solve(CALM_SWITCH_PENALTY_EUR), started)
+    calm = problem.plan(fine, CALM_SWITCH_PENALTY_EUR, started)
     saving = max(problem.idle_cost_eur() - plan.cost_eur, 0.0)
     if calm.violations == plan.violations and (
         calm.cost_eur <= plan.cost_eur + CALM_COST_SHARE * saving
@@ -330,6 +363,22 @@ def _series(name: str, values: Sequence[float] | None, count: int, default: floa
     if not np.all(np.isfinite(array)):
         raise PlannerInputError(f"{name} must be finite numbers")
     return array
+
+
+def _peak_reference(
+    params: PlannerParams, net_w: FloatArray, hours: FloatArray, step_percent: float
+) -> tuple[FloatArray, FloatArray]:
+    """The import an excess is measured from, and where full discharge can shave the peak.
+
+    The deepest discharge on the grid can fall a few watts short of the power limit; an excess is
+    measured from what the grid can reach, so the start state (which can move by any amount)
+    gains nothing from the last partial step.
+    """
+    root = math.sqrt(params.round_trip_efficiency)
+    step_w = step_percent * params.capacity_kwh / 100 * 1000 * root / hours
+    deepest_w = np.floor(params.max_discharge_w / step_w + 1e-9) * step_w
+    reference_w = np.maximum(params.max_grid_peak_w, net_w - deepest_w)
+    return reference_w, (net_w - deepest_w <= params.max_grid_peak_w).astype(np.float64)
 
 
 def _percent(name: str, value: float) -> float:
@@ -433,16 +482,13 @@ class _Problem:
         grid_percent = low + offsets * step_percent
         grid_percent[below] = low
         grid_percent[below + points] = high
-        # The deepest discharge on the grid can fall a few watts short of the power limit; an
-        # excess is measured from what the grid can reach, so the start state (which can move by
-        # any amount) gains nothing from the last partial step.
-        step_w = step_percent * params.capacity_kwh / 100 * 1000 * root / hours
-        deepest_w = np.floor(params.max_discharge_w / step_w + 1e-9) * step_w
+        net_w = load - pv
+        peak_reference_w, shavable = _peak_reference(params, net_w, hours, step_percent)
         return cls(
             params=params,
             price_import=price_import,
             price_export=price_export,
-            net_w=load - pv,
+            net_w=net_w,
             hours=hours,
             start_percent=start,
             floor_percent=floor,
@@ -455,8 +501,29 @@ class _Problem:
                 0.0,
                 (1 + params.min_price_spread_percent / 100) * params.round_trip_efficiency - 1,
             ),
-            peak_reference_w=np.maximum(params.max_grid_peak_w, load - pv - deepest_w),
-            shavable=(load - pv - deepest_w <= params.max_grid_peak_w).astype(np.float64),
+            peak_reference_w=peak_reference_w,
+            shavable=shavable,
+        )
+
+    def refined(self, factor: int) -> _Problem:
+        """The same problem on a grid ``factor`` times finer; coarse index i is fine i*factor."""
+        params = self.params
+        step_percent = self.step_percent / factor
+        low, high = self.low_index * factor, self.high_index * factor
+        offsets = np.arange(-low, (len(self.grid_percent) - 1) * factor - low + 1)
+        grid_percent = params.min_soc_percent + offsets * step_percent
+        grid_percent[low] = params.min_soc_percent
+        grid_percent[high] = params.max_soc_percent
+        peak_reference_w, shavable = _peak_reference(params, self.net_w, self.hours, step_percent)
+        return replace(
+            self,
+            step_kwh=step_percent * params.capacity_kwh / 100,
+            step_percent=step_percent,
+            low_index=low,
+            high_index=high,
+            grid_percent=grid_percent.astype(np.float64),
+            peak_reference_w=peak_reference_w,
+            shavable=shavable,
         )
 
     # -- cost model ------------------------------------------------------------------------
@@ -510,8 +577,8 @@ class _Problem:
         kwh = shortfall * self.params.capacity_kwh / 100 + np.where(shortfall > 0, self.step_kwh, 0)
         return np.asarray(END_PENALTY_EUR_PER_KWH * kwh, dtype=np.float64)
 
-    def step_costs(self, *, charging: bool, ends_empty: bool = False) -> FloatArray:
-        """Objective cost of moving k = 1..K grid steps in each slot; +inf where not allowed."""
+    def step_limits(self, *, charging: bool) -> tuple[FloatArray, IntArray, IntArray]:
+        """Power of one grid step in each slot, and the fewest and most steps allowed."""
         params = self.params
         root = math.sqrt(params.round_trip_efficiency)
         if charging:
@@ -522,6 +589,13 @@ class _Problem:
             limit = params.max_discharge_w
         most = np.floor(limit / per_step_w + 1e-9).astype(np.int64)
         fewest = np.asarray([_fewest_steps(float(value)) for value in per_step_w])
+        return per_step_w, fewest, most
+
+    def step_costs(self, *, charging: bool, ends_empty: bool = False) -> FloatArray:
+        """Objective cost of moving k = 1..K grid steps in each slot; +inf where not allowed."""
+        params = self.params
+        per_step_w, fewest, most = self.step_limits(charging=charging)
+        limit = params.max_charge_w if charging else params.max_discharge_w
         steps = np.arange(1, max(int(most.max()), 1) + 1)
         power_w = np.minimum(steps[None, :] * per_step_w[:, None], limit)
         zero = np.zeros_like(power_w)
@@ -639,8 +713,195 @@ class _Problem:
             later_c, later_d = new_values
         return actions, start_moves
 
-    def extract(self, actions: NDArray[np.int16], start_moves: IntArray, started: float) -> Plan:
-        """Follow the decisions forward from the start and turn them into exact setpoints."""
+    def plan(self, fine: _Problem, switch_penalty_eur: float, started: float) -> Plan:
+        """Solve on this (coarse) grid, refine in a band around its path on ``fine``, follow it.
+
+        The coarse path is inside the band, so the refined plan's objective is never worse.
+        """
+        actions, start_moves = self.solve(switch_penalty_eur)
+        factor = round(self.step_percent / fine.step_percent)
+        positions = self.positions(actions, start_moves)
+        start_index = round((self.start_percent - float(fine.grid_percent[0])) / fine.step_percent)
+        start_index = min(max(start_index, 0), len(fine.grid_percent) - 1)
+        centers = np.where(positions >= 0, positions * factor, start_index)
+        band_targets, band_low, fine_moves = fine.solve_band(
+            centers, switch_penalty_eur, REFINE_HALF_WIDTH * factor
+        )
+        planned, directions, at_start = fine.follow(band_targets, band_low, fine_moves)
+        policy = _Policy(
+            actions=actions,
+            band_targets=band_targets,
+            band_low=band_low[:-1],
+            start_moves=fine_moves,
+            start_soc_percent=self.start_percent,
+            grid_low_percent=float(self.grid_percent[0]),
+            step_percent=self.step_percent,
+            step_kwh=self.step_kwh,
+            fine_step_percent=fine.step_percent,
+            fine_step_kwh=fine.step_kwh,
+            directions=directions,
+            at_start=at_start,
+        )
+        return Plan(
+            slots=tuple(planned),
+            cost_eur=math.fsum(slot.cost_eur for slot in planned),
+            violations=fine._violations(planned),
+            solve_ms=(time.perf_counter() - started) * 1000,
+            params=self.params,
+            slot_hours=tuple(float(hours) for hours in self.hours),
+            _policy=policy,
+        )
+
+    def positions(self, actions: NDArray[np.int16], start_moves: IntArray) -> IntArray:
+        """The grid index the decisions reach at each slot boundary; -1 at the start SOC."""
+        slots = len(self.hours)
+        positions = np.full(slots + 1, -1, dtype=np.int64)
+        position = -1
+        direction = _CHARGE
+        for slot in range(slots):
+            if position < 0:
+                target = int(start_moves[slot])
+                rising = target >= 0 and self.grid_percent[target] > self.start_percent
+            else:
+                target = position + int(actions[slot, direction, position])
+                rising = target > position
+            if target >= 0 and target != position:
+                direction = _CHARGE if rising else _DISCHARGE
+                position = target
+            positions[slot + 1] = position
+        return positions
+
+    def solve_band(
+        self, centers: IntArray, switch_penalty_eur: float, half_width: int
+    ) -> tuple[IntArray, IntArray, IntArray]:
+        """Backward induction restricted to a band of grid points around a path.
+
+        ``centers`` holds a grid index for the SOC at each slot boundary (slots + 1 of them).
+        Returns the target index of every band state in every slot and direction (-1 where no
+        finite-cost path goes on), each boundary's first band index and the start state's moves.
+        """
+        slots = len(self.hours)
+        points = len(self.grid_percent)
+        width = min(2 * half_width + 1, points)
+        params = self.params
+        root = math.sqrt(params.round_trip_efficiency)
+        low = self.low_index
+        band_low = np.clip(centers - half_width, 0, points - width).astype(np.int64)
+        index = band_low[:, None] + np.arange(width)  # (slots + 1, width)
+        shift = band_low[1:] - band_low[:-1]
+
+        # A band point i at a slot's start reaches band point j at its end by j - i + shift
+        # steps: the cost depends on the slot and on k = j - i + width - 1 only.
+        steps = shift[:, None] + np.arange(1 - width, width)  # (slots, 2 * width - 1)
+        per_c, fewest_c, most_c = self.step_limits(charging=True)
+        per_d, fewest_d, most_d = self.step_limits(charging=False)
+        count_c = np.maximum(steps, 0)
+        count_d = np.maximum(-steps, 0)
+        charge_w = np.minimum(count_c * per_c[:, None], params.max_charge_w)
+        discharge_w = np.minimum(count_d * per_d[:, None], params.max_discharge_w)
+        invalid = ((steps > 0) & ((count_c < fewest_c[:, None]) | (count_c > most_c[:, None]))) | (
+            (steps < 0) & ((count_d < fewest_d[:, None]) | (count_d > most_d[:, None]))
+        )
+        cost = np.where(invalid, _INF, self.objective(charge_w, discharge_w))
+        # Arrival columns: 0..width-1 arrive charging (last direction), width.. discharging.
+        # segments[previous direction, arrival direction, k]; +inf where the pair is impossible.
+        segments = np.full((slots, 2, 2, 2 * width - 1), _INF)
+        segments[:, _CHARGE, _CHARGE] = np.where(steps >= 0, cost, _INF)
+        segments[:, _CHARGE, _DISCHARGE] = np.where(steps < 0, cost + switch_penalty_eur, _INF)
+        segments[:, _DISCHARGE, _CHARGE] = np.where(steps > 0, cost + switch_penalty_eur, _INF)
+        segments[:, _DISCHARGE, _DISCHARGE] = np.where(steps <= 0, cost, _INF)
+        arrival = np.arange(2 * width)
+        offsets = np.arange(width)[:, None]
+        gather = (arrival // width) * (2 * width - 1) + arrival % width - offsets + width - 1
+        # np.take keeps the result C-contiguous (fancy indexing would not): the loop reads it
+        # slot by slot.
+        totals_all = np.take(segments.reshape(slots, 2, -1), gather, axis=2)
+
+        # Idling at (or below) the minimum SOC, or discharging onto it, excuses an excess.
+        nothing = np.zeros((slots, 1))
+        idle = self.objective(nothing, nothing)[:, 0]
+        idle_empty = self.objective(nothing, nothing, ends_empty=True)[:, 0]
+        slot_of, state_of = np.nonzero(index[:-1] <= low)
+        stay_at = state_of - shift[slot_of]
+        keep = (stay_at >= 0) & (stay_at < width)
+        slot_of, state_of, stay_at = slot_of[keep], state_of[keep], stay_at[keep]
+        for direction in (_CHARGE, _DISCHARGE):
+            totals_all[slot_of, direction, state_of, direction * width + stay_at] = idle_empty[
+                slot_of
+            ]
+        slot_of, low_at = np.nonzero(index[1:] == low)
+        step_of = low_at[:, None] + width - 1 - np.arange(width)  # k of every band point
+        hit, state_of = np.nonzero(steps[slot_of[:, None], step_of] < 0)
+        rows, step_of, low_at = slot_of[hit], step_of[hit, state_of], low_at[hit]
+        emptying = np.where(invalid, _INF, self.objective(charge_w, discharge_w, ends_empty=True))[
+            rows, step_of
+        ]
+        totals_all[rows, _CHARGE, state_of, width + low_at] = emptying + switch_penalty_eur
+        totals_all[rows, _DISCHARGE, state_of, width + low_at] = emptying
+        ends = self.grid_percent[index]
+        outside = self.low_index > 0 or self.high_index < points - 1
+        penalty = self.window_penalty(ends[1:]) if outside else None
+
+        # The start SOC is a state of its own: stay there, or move into the band in one slot.
+        start_delta_kwh = (ends[1:] - self.start_percent) * params.capacity_kwh / 100
+        up = start_delta_kwh > 0
+        hours = self.hours[:, None]
+        start_charge_w = np.maximum(start_delta_kwh, 0) * 1000 / (root * hours)
+        start_discharge_w = np.maximum(-start_delta_kwh, 0) * 1000 * root / hours
+        allowed = np.where(
+            up,
+            (start_charge_w >= MIN_POWER_W) & (start_charge_w <= params.max_charge_w + 1e-9),
+            (start_discharge_w >= MIN_POWER_W)
+            & (start_discharge_w <= params.max_discharge_w + 1e-9),
+        )
+        start_cost = np.where(
+            index[1:] <= low,
+            self.objective(start_charge_w, start_discharge_w, ends_empty=True),
+            self.objective(start_charge_w, start_discharge_w),
+        )
+        start_cost[~allowed] = _INF
+        # Arriving charging or discharging: the other half of the columns is impossible.
+        start_cost = np.concatenate(
+            (np.where(up, start_cost, _INF), np.where(up, _INF, start_cost)), axis=1
+        )
+        idle_at_start = idle_empty if self.start_percent <= params.min_soc_percent else idle
+        start_stay = idle_at_start + self.window_penalty(np.asarray([[self.start_percent]]))[:, 0]
+
+        choices = np.empty((slots, 2, width), dtype=np.int64)
+        values = np.empty((slots, 2, width))
+        start_moves = np.full(slots, -1, dtype=np.int64)
+        terminal = self.end_penalty(ends[slots])
+        later = np.concatenate((terminal, terminal))
+        start_value = float(self.end_penalty(np.asarray([self.start_percent]))[0])
+        rows = np.arange(2 * width)
+        for slot in range(slots - 1, -1, -1):
+            if penalty is not None:
+                later = later + np.tile(penalty[slot], 2)
+            moves = start_cost[slot] + later
+            best_move = int(moves.argmin())
+            stay = float(start_stay[slot]) + start_value
+            if moves[best_move] < stay:
+                start_moves[slot] = index[slot + 1, best_move % width]
+                start_value = float(moves[best_move])
+            else:
+                start_value = stay
+            totals = (totals_all[slot] + later).reshape(2 * width, 2 * width)
+            best = totals.argmin(axis=1)
+            choices[slot] = best.reshape(2, width)
+            later = totals[rows, best]
+            values[slot] = later.reshape(2, width)
+        targets = np.take_along_axis(index[1:, None, :], choices % width, axis=2)
+        band_targets = np.where(np.isfinite(values), targets, -1)
+        return band_targets, band_low, start_moves
+
+    def follow(
+        self, band_targets: IntArray, band_low: IntArray, start_moves: IntArray
+    ) -> tuple[list[PlannedSlot], IntArray, NDArray[np.bool_]]:
+        """Follow the band decisions forward from the start and turn them into exact setpoints.
+
+        Returns the slots, the last direction before each slot and whether it starts at the
+        start SOC.
+        """
         params = self.params
         slots = len(self.hours)
         root = math.sqrt(params.round_trip_efficiency)
@@ -657,8 +918,8 @@ class _Problem:
                 at_start[slot] = True
                 target = int(start_moves[slot])
             else:
-                step = int(actions[slot, max(direction, _CHARGE), position])
-                target = position + step
+                band = position - int(band_low[slot])
+                target = int(band_targets[slot, max(direction, _CHARGE), band])
             if target < 0 or target == position:
                 charge_w = discharge_w = 0.0
                 soc_end = soc
@@ -679,26 +940,7 @@ class _Problem:
             )
             planned.append(PlannedSlot(charge_w, discharge_w, soc, soc_end, grid_w, cost))
             soc = soc_end
-        violations = self._violations(planned)
-        policy = _Policy(
-            actions=actions,
-            start_moves=start_moves,
-            start_soc_percent=self.start_percent,
-            grid_low_percent=float(self.grid_percent[0]),
-            step_percent=self.step_percent,
-            step_kwh=self.step_kwh,
-            directions=directions,
-            at_start=at_start,
-        )
-        return Plan(
-            slots=tuple(planned),
-            cost_eur=math.fsum(slot.cost_eur for slot in planned),
-            violations=violations,
-            solve_ms=(time.perf_counter() - started) * 1000,
-            params=params,
-            slot_hours=tuple(float(hours) for hours in self.hours),
-            _policy=policy,
-        )
+        return planned, directions, at_start
 
     def _violations(self, planned: Sequence[PlannedSlot]) -> tuple[str, ...]:
         params = self.params
