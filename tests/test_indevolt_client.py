@@ -276,12 +276,32 @@ async def test_get_config_numeric_serial_stays_text(
     assert info.serial == "00012345"
 
 
-async def test_get_config_without_any_serial(
+async def test_get_config_serial_falls_back_to_the_mac(
     running_simulator: RunningSimulator, device_session: aiohttp.ClientSession
 ) -> None:
     running_simulator.simulator.indevolt_faults.missing_registers = {0}
+    info = await client_for(running_simulator, device_session).get_config()
+    assert info.serial == "7C3E82EF997F"
+
+
+async def test_get_config_without_any_serial(fake_device: Callable[..., Any]) -> None:
+    client = await fake_device(
+        web.json_response({"device": {"type": "CMS-SF2000", "sn": ""}}), web.json_response({})
+    )
     with pytest.raises(MalformedReplyError, match="serial"):
-        await client_for(running_simulator, device_session).get_config()
+        await client.get_config()
+
+
+async def test_get_config_on_firmware_without_it(fake_device: Callable[..., Any]) -> None:
+    client = await fake_device(web.Response(status=404), web.json_response({"0": "SN-404"}))
+    info = await client.get_config()
+    assert (info.model, info.serial, info.mac, info.firmware) == (None, "SN-404", None, None)
+
+
+async def test_get_config_propagates_other_statuses(fake_device: Callable[..., Any]) -> None:
+    client = await fake_device(web.Response(status=500))
+    with pytest.raises(DeviceHttpStatusError):
+        await client.get_config()
 
 
 @pytest.mark.parametrize(
@@ -375,8 +395,11 @@ async def test_probe_falls_back_to_get(
     assert (await client.get_data([6002])).soc_percent == 50
 
 
-async def test_probe_falls_back_on_404(fake_device: Callable[..., Any]) -> None:
-    replies = [web.Response(status=404), web.json_response({"7101": 1})]
+@pytest.mark.parametrize("status", [400, 404, 501])
+async def test_probe_falls_back_when_post_is_refused(
+    fake_device: Callable[..., Any], status: int
+) -> None:
+    replies = [web.Response(status=status), web.json_response({"7101": 1})]
     client = await fake_device(*replies)
     assert await client.probe_method() == "get"
 

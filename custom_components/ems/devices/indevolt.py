@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 DIGEST_USER: Final = "opend"
 MAX_KEYS_PER_REQUEST: Final = 50
+# Statuses with which firmware that only takes GET answers a POST.
+METHOD_REFUSED_STATUSES: Final = frozenset({400, 404, 405, 501})
 SETDATA_FUNCTION: Final = 16
 
 METHOD_POST: Final = "post"
@@ -396,35 +398,41 @@ class IndevoltClient:
     async def get_config(self) -> IndevoltDeviceInfo:
         """Read model, serial, MAC and firmware (`Sys.GetConfig`).
 
-        The serial is `sn` when it is not empty, else register 0 read verbatim with GetData.
+        The serial is `sn` when it is not empty, else register 0 read verbatim with GetData,
+        else the MAC address (unique too, so the entry still gets a stable id). Firmware without
+        `Sys.GetConfig` (404) gives the serial of register 0 and nothing else.
         """
-        payload = await self._rpc("Sys.GetConfig", None, METHOD_GET)
+        try:
+            payload = await self._rpc("Sys.GetConfig", None, METHOD_GET)
+        except DeviceHttpStatusError as err:
+            if err.status != 404:
+                raise
+            payload = {"device": {}}
         device = payload.get("device")
         if not isinstance(device, dict):
             raise MalformedReplyError("Sys.GetConfig reply has no device object")
-        serial = _text(device, "sn")
-        if serial is None:
-            serial = (await self.get_data((REG_SERIAL,))).serial
+        mac = _text(device, "mac")
+        serial = _text(device, "sn") or (await self.get_data((REG_SERIAL,))).serial or mac
         if not serial:
             raise MalformedReplyError("the device reports no serial number")
         return IndevoltDeviceInfo(
             model=_text(device, "type"),
             serial=serial,
-            mac=_text(device, "mac"),
+            mac=mac,
             firmware=_text(device, "fw"),
         )
 
     async def probe_method(self) -> str:
         """Find the method the firmware takes for GetData, adopt it and return it.
 
-        Tries POST (vendor documented); on 404 or 405 tries GET. Any other error propagates,
-        as does the GET attempt's error.
+        Tries POST (vendor documented); when the firmware refuses the method (400, 404, 405 or
+        501) tries GET. Any other error propagates, as does the GET attempt's error.
         """
         config = {"t": [REG_WORKING_MODE]}
         try:
             await self._rpc("Indevolt.GetData", config, METHOD_POST)
         except DeviceHttpStatusError as err:
-            if err.status not in (404, 405) or isinstance(err, AuthenticationError):
+            if err.status not in METHOD_REFUSED_STATUSES or isinstance(err, AuthenticationError):
                 raise
             await self._rpc("Indevolt.GetData", config, METHOD_GET)
             self.method = METHOD_GET
