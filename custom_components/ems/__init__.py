@@ -15,7 +15,6 @@ from .const import (
     CONF_P1_HOST,
     CONF_POLL_INTERVAL,
     CONF_REQUEST_METHOD,
-    DEFAULT_OPTIONS,
     DOMAIN,
     INDEVOLT_DEFAULT_PORT,
     P1_DEFAULT_PORT,
@@ -26,6 +25,7 @@ from .coordinator import EmsConfigEntry, EmsCoordinator, EmsRuntimeData
 from .devices.indevolt import IndevoltClient
 from .devices.p1 import P1Client
 from .optimiser import Optimiser
+from .options import entry_options
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -41,7 +41,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
     """Connect to both devices, poll them once, and create the entities."""
     session = async_get_clientsession(hass)
-    options = {**DEFAULT_OPTIONS, **entry.options}
+    options = entry_options(entry)
     p1 = P1Client(session, *parse_address(entry.data[CONF_P1_HOST], P1_DEFAULT_PORT))
     indevolt = IndevoltClient(
         session,
@@ -64,7 +64,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
 async def _async_options_updated(hass: HomeAssistant, entry: EmsConfigEntry) -> None:
     """Apply new options in place: a reload would end a running charge."""
     coordinator = entry.runtime_data.coordinator
-    options = {**DEFAULT_OPTIONS, **entry.options}
+    options = entry_options(entry)
     coordinator.indevolt.method = str(options[CONF_REQUEST_METHOD])
     coordinator.set_poll_interval(float(options[CONF_POLL_INTERVAL]))
     coordinator.async_update_listeners()

@@ -42,6 +42,7 @@ from .devices.p1 import P1Client, P1Device
 from .options import (
     ENTITY_OPTIONS,
     OptionsValidationError,
+    entry_options,
     options_schema,
     validate_options,
 )
@@ -251,7 +252,7 @@ class EmsConfigFlow(ConfigFlow, domain=DOMAIN):
                 host,
                 port,
                 password=user_input.get(CONF_INDEVOLT_PASSWORD) or None,
-                method=entry.options.get(CONF_REQUEST_METHOD, DEFAULT_OPTIONS[CONF_REQUEST_METHOD]),
+                method=entry_options(entry)[CONF_REQUEST_METHOD],
                 timeout_s=CONNECT_TIMEOUT_S,
             )
             try:
@@ -308,7 +309,7 @@ class EmsOptionsFlow(OptionsFlow):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """One form with every option."""
         errors: dict[str, str] = {}
-        current = {**DEFAULT_OPTIONS, **self.config_entry.options}
+        current = entry_options(self.config_entry)
         if user_input is not None:
             try:
                 # A cleared optional entity is left out of the form's input: clear it here.

@@ -32,7 +32,6 @@ from .const import (
     CONF_MAX_DISCHARGE_W,
     CONF_MAX_SOC,
     CONF_MIN_SOC,
-    DEFAULT_OPTIONS,
     DEVICE_MAX_POWER_W,
     DEVICE_MAX_SOC_PERCENT,
     DEVICE_MIN_POWER_W,
@@ -50,6 +49,7 @@ from .devices.errors import (
     DeviceTimeoutError,
 )
 from .devices.indevolt import RealtimeAction, WorkingMode
+from .options import entry_options
 
 # Unload and stop give the restore one attempt of at most this long (lock wait included).
 RESTORE_TIMEOUT_S: Final = 5.0
@@ -474,8 +474,7 @@ class BatteryController:
     # -- validation ------------------------------------------------------------------------
 
     def _options(self) -> dict[str, Any]:
-        # Read live: options change without a reload.
-        return {**DEFAULT_OPTIONS, **self._entry.options}
+        return entry_options(self._entry)
 
     def _command(
         self,

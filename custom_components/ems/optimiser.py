@@ -44,7 +44,6 @@ from .const import (
     CONF_PRICES_INCLUDE_TAXES,
     CONF_PV_FORECAST_ENTITY,
     CONF_VAT_PERCENT,
-    DEFAULT_OPTIONS,
     LOGGER,
 )
 from .control_store import CommandSource
@@ -59,6 +58,7 @@ from .forecast import (
     pv_forecast_w,
     zeros,
 )
+from .options import entry_options
 from .peak_shaver import (
     Command,
     Decision,
@@ -637,8 +637,7 @@ class Optimiser:
             listener()
 
     def _options(self) -> dict[str, Any]:
-        # Read live: options change without a reload.
-        return {**DEFAULT_OPTIONS, **self._entry.options}
+        return entry_options(self._entry)
 
 
 def _effective(slots: tuple[PriceSlot, ...], options: Mapping[str, Any]) -> tuple[PriceSlot, ...]:

@@ -23,11 +23,11 @@ from .const import (
     CONF_PRICE_ENTITY,
     CONF_PRICES_INCLUDE_TAXES,
     CONF_VAT_PERCENT,
-    DEFAULT_OPTIONS,
 )
 from .coordinator import EmsConfigEntry
 from .entity import battery_device_info
 from .optimiser import Optimiser, OptimiserStatus, planned_action, schedule_attribute
+from .options import entry_options
 
 PLAN_OPTIONS = ["charge", "discharge", "idle"]
 
@@ -89,7 +89,7 @@ class PlanSensor(OptimiserEntity, SensorEntity):
     @override
     def extra_state_attributes(self) -> dict[str, Any]:
         """The schedule (from the current slot, unrecorded) and what the plan was made from."""
-        options = {**DEFAULT_OPTIONS, **self._entry.options}
+        options = entry_options(self._entry)
         prices = self.optimiser.prices
         markup, tax = options[CONF_IMPORT_MARKUP], options[CONF_ENERGY_TAX]
         vat = options[CONF_VAT_PERCENT]

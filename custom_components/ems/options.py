@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, override
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import valid_entity_id
 from homeassistant.helpers.selector import (
     BooleanSelector,
@@ -88,6 +89,11 @@ BOOLEAN_OPTIONS: Final = (
     CONF_PRICES_INCLUDE_TAXES,
     CONF_EXPORT_USES_EFFECTIVE_PRICE,
 )
+
+
+def entry_options(entry: ConfigEntry) -> dict[str, Any]:
+    """An entry's options with the defaults filled in, read live (they change without a reload)."""
+    return {**DEFAULT_OPTIONS, **entry.options}
 
 
 class OptionsValidationError(ValueError):
