@@ -359,3 +359,64 @@ def test_command_power_and_record_sent() -> None:
     state = record_sent(ShaverState(), Command(charge_w=300), local)
     assert state.sent_at == T0
     assert state.sent == Command(charge_w=300)
+
+
+# --- readings that are missing, not finite or implausible -----------------------------------
+
+GARBAGE_POWERS = [math.nan, math.inf, -math.inf, float("1e400"), None, 250_000.0]
+
+
+def shaving_9000_w() -> tuple[ShaverState, Decision]:
+    """Two minutes of a 9 kW import: the battery shaves at its maximum."""
+    home = Home(lambda s: 9000)
+    home.run(0, 120)
+    return home.state, home.decisions[-1]
+
+
+@pytest.mark.parametrize("grid_w", GARBAGE_POWERS)
+def test_a_garbage_grid_reading_holds_the_command_and_the_quarter(grid_w: float | None) -> None:
+    state, last = shaving_9000_w()
+    assert last.command.discharge_w == 2400
+    battery_w = -2400.0
+    bad = decide(poll(120, grid_w, battery_w=battery_w), CONFIG, state)  # type: ignore[arg-type]
+    assert not bad.send
+    assert bad.state == state  # the quarter's energy is untouched
+    assert bad.command == Command(discharge_w=2400, reason=Reason.HOLD)
+    assert bad.allowed_import_w == pytest.approx(last.allowed_import_w, rel=0.01)
+    # The next good reading goes on shaving, as if the garbage poll had never been.
+    after = decide(poll(125, 9000 + battery_w, battery_w=battery_w), CONFIG, bad.state)
+    without = decide(poll(125, 9000 + battery_w, battery_w=battery_w), CONFIG, state)
+    assert after == without
+    assert after.command.discharge_w == 2400
+    assert math.isfinite(after.state.imported_wh)
+
+
+@pytest.mark.parametrize("soc", [math.nan, math.inf, 250.0, -5.0, None])
+def test_a_garbage_soc_holds_the_command(soc: float | None) -> None:
+    state, _ = shaving_9000_w()
+    bad = decide(poll(120, 6600, battery_w=-2400, soc=soc), CONFIG, state)  # type: ignore[arg-type]
+    assert (bad.send, bad.state, bad.command.reason) == (False, state, Reason.HOLD)
+
+
+@pytest.mark.parametrize("battery_w", GARBAGE_POWERS)
+def test_a_garbage_battery_power_holds_the_command(battery_w: float | None) -> None:
+    state, _ = shaving_9000_w()
+    bad = decide(poll(120, 6600, battery_w=battery_w), CONFIG, state)  # type: ignore[arg-type]
+    assert (bad.send, bad.state, bad.command.reason) == (False, state, Reason.HOLD)
+
+
+def test_garbage_before_any_command_holds_nothing() -> None:
+    bad = decide(poll(0, math.nan), CONFIG, ShaverState())
+    assert bad == Decision(Command(), False, ShaverState(), 4000, 4000)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, float("1e400")])
+def test_garbage_meter_averages_and_plan_setpoints_are_ignored(value: float) -> None:
+    state, _ = shaving_9000_w()
+    clean = decide(poll(120, 6600, battery_w=-2400), CONFIG, state)
+    garbage = decide(
+        poll(120, 6600, battery_w=-2400, average_w=value, peak_w=value, plan=(value, value)),
+        CONFIG,
+        state,
+    )
+    assert garbage == clean

@@ -50,6 +50,7 @@ from .devices.errors import (
 )
 from .devices.indevolt import RealtimeAction, WorkingMode
 from .options import entry_options
+from .soc_floor import soc_floor_percent
 
 # Unload and stop give the restore one attempt of at most this long (lock wait included).
 RESTORE_TIMEOUT_S: Final = 5.0
@@ -157,9 +158,7 @@ class BatteryController:
         options = self._options()
         backup = self._backup_soc_percent()
         if target_soc_percent is None:
-            target = math.ceil(float(options[CONF_MIN_SOC]))
-            if backup is not None:
-                target = max(target, backup)
+            target = soc_floor_percent(float(options[CONF_MIN_SOC]), backup)
         else:
             target = target_soc_percent
         self._check_power(power_w, int(options[CONF_MAX_DISCHARGE_W]), "discharge")
@@ -524,7 +523,7 @@ class BatteryController:
     def _backup_soc_percent(self) -> int | None:
         data = self._coordinator.data
         backup = None if data is None or data.battery is None else data.battery.backup_soc_percent
-        return None if backup is None else math.ceil(backup)
+        return None if backup is None or not math.isfinite(backup) else math.ceil(backup)
 
     def _standby_soc_percent(self) -> int:
         min_soc = math.ceil(float(self._options()[CONF_MIN_SOC]))

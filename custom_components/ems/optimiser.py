@@ -49,6 +49,7 @@ from .const import (
 from .control_store import CommandSource
 from .controller import BatteryController, ManualOverride
 from .coordinator import EmsConfigEntry, EmsCoordinator
+from .devices.indevolt import BatterySnapshot
 from .forecast import (
     Forecast,
     ForecastStatus,
@@ -67,6 +68,8 @@ from .peak_shaver import (
     ShaverState,
     decide,
     record_sent,
+    usable_power_w,
+    usable_soc_percent,
 )
 from .planner import Plan, PlannerInputError, PlannerParams, plan_schedule
 from .price_source import PriceEntityReader, PriceReading, PriceStatus
@@ -79,6 +82,7 @@ from .prices import (
     is_stale,
     quarter_start,
 )
+from .soc_floor import soc_floor_percent
 
 PLAN_HORIZON_SLOTS: Final = 192  # 48 hours: today and tomorrow at most
 SOC_DRIFT_PERCENT: Final = 5.0
@@ -190,7 +194,8 @@ class Optimiser:
         self.last_decision: Decision | None = None
         # Why the optimiser is off, when it switched itself off (a manual override).
         self.off_reason = ""
-        self._device_ok = True
+        # Why the last poll gave nothing to act on ("" when it did).
+        self._unusable = ""
         self._shaver_state = ShaverState()
         self._sent_any = False
         self._savings_at: datetime | None = None
@@ -212,7 +217,7 @@ class Optimiser:
         """The status sensor's state."""
         if not self.enabled:
             return OptimiserStatus.OFF
-        if not self._device_ok:
+        if self._unusable:
             return OptimiserStatus.DEVICE_UNAVAILABLE
         if self.prices.status is not OptimiserStatus.OK:
             return self.prices.status
@@ -225,7 +230,7 @@ class Optimiser:
         if status is OptimiserStatus.OFF:
             return self.off_reason
         if status is OptimiserStatus.DEVICE_UNAVAILABLE:
-            return "the P1 meter or the battery did not answer the last poll"
+            return self._unusable
         return self.prices.detail
 
     @callback
@@ -318,14 +323,14 @@ class Optimiser:
         if only_if_prices_changed and self.prices == previous:
             return
         battery = self._coordinator.data.battery if self._coordinator.data else None
-        soc = None if battery is None else battery.soc_percent
+        soc = None if battery is None else usable_soc_percent(battery.soc_percent)
         horizon = align_prices(
             self.prices.import_slots,
             self.prices.export_slots,
             now=now,
             max_slots=PLAN_HORIZON_SLOTS,
         )
-        if soc is None or not horizon.import_eur_per_kwh:
+        if battery is None or soc is None or not horizon.import_eur_per_kwh:
             self.active_plan = None
             self._notify()
             return
@@ -333,7 +338,9 @@ class Optimiser:
         pv = self._pv_forecast(options, starts)
         load = await self._async_load_forecast(starts, add_pv=pv.status is ForecastStatus.OK)
         try:
-            params = PlannerParams.from_options(options)
+            params = PlannerParams.from_options(
+                {**options, CONF_MIN_SOC: _planner_floor_percent(options, battery)}
+            )
             plan = await self._hass.async_add_executor_job(
                 partial(
                     plan_schedule,
@@ -343,7 +350,7 @@ class Optimiser:
                     pv_w=pv.values_w,
                     slot_hours=SLOT_HOURS,
                     params=params,
-                    initial_soc_percent=min(max(soc, 0.0), 100.0),
+                    initial_soc_percent=soc,
                 )
             )
         except PlannerInputError as err:
@@ -485,16 +492,18 @@ class Optimiser:
         data = self._coordinator.data if self._coordinator.last_update_success else None
         p1 = None if data is None else data.p1
         battery = None if data is None else data.battery
-        grid_w = None if p1 is None else p1.active_power_w
-        soc = None if battery is None else battery.soc_percent
-        if p1 is None or battery is None or grid_w is None or soc is None:
-            if self._device_ok:
-                self._device_ok = False
-                self._notify()
+        grid_w = None if p1 is None else usable_power_w(p1.active_power_w)
+        soc = None if battery is None else usable_soc_percent(battery.soc_percent)
+        if p1 is None or battery is None:
+            self._set_unusable("the P1 meter or the battery did not answer the last poll")
             return
-        self._device_ok = True
+        if grid_w is None or soc is None:
+            # Garbage (NaN, 1e400, a SOC of 250 %) is never acted on: the last command holds.
+            self._set_unusable("no usable grid power or SOC reading; holding the last command")
+            return
+        self._set_unusable("")
         now = dt_util.utcnow()
-        battery_w = battery.battery_power_w
+        battery_w = usable_power_w(battery.battery_power_w)
         if battery_w is None:
             sent = self._shaver_state.sent
             battery_w = 0.0 if sent is None else float(sent.power_w)
@@ -515,7 +524,9 @@ class Optimiser:
             peak_limit_w=float(options[CONF_MAX_GRID_PEAK_W]),
             max_charge_w=int(options[CONF_MAX_CHARGE_W]),
             max_discharge_w=int(options[CONF_MAX_DISCHARGE_W]),
-            min_soc_percent=float(options[CONF_MIN_SOC]),
+            min_soc_percent=soc_floor_percent(
+                float(options[CONF_MIN_SOC]), battery.backup_soc_percent
+            ),
             max_soc_percent=float(options[CONF_MAX_SOC]),
         )
         decision = decide(
@@ -537,6 +548,12 @@ class Optimiser:
         if decision.send:
             self._send(decision.command, now)
         self._notify()
+
+    @callback
+    def _set_unusable(self, reason: str) -> None:
+        if reason != self._unusable:
+            self._unusable = reason
+            self._notify()
 
     def _send(self, command: Command, now: datetime) -> None:
         if self.dry_run:
@@ -648,6 +665,13 @@ def _effective(slots: tuple[PriceSlot, ...], options: Mapping[str, Any]) -> tupl
         vat_percent=float(options[CONF_VAT_PERCENT]),
         includes_taxes=bool(options[CONF_PRICES_INCLUDE_TAXES]),
     )
+
+
+def _planner_floor_percent(options: Mapping[str, Any], battery: BatterySnapshot) -> float:
+    """The SOC floor for planning; below the max SOC, so a backup SOC of 100 % still plans."""
+    floor = soc_floor_percent(float(options[CONF_MIN_SOC]), battery.backup_soc_percent)
+    # The planner needs a window of at least 1 point; the shaver still stops at the real floor.
+    return min(floor, float(options[CONF_MAX_SOC]) - 1)
 
 
 def _price_entity_ids(options: Mapping[str, Any]) -> set[str]:

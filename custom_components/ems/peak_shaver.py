@@ -20,6 +20,9 @@ Rules the caller relies on:
   stops or reverses the battery; not within the minimum hold time after the last send, except
   to shave more (budget) or to stop at a SOC limit. A shave aims one deadband below the budget,
   so a change the deadband suppresses can never break it.
+- A reading that is missing, not finite or implausible (a P1 reply of 1e400 or NaN, a SOC of
+  250 %) is never acted on: the poll sends nothing, the last command stays in force, and the
+  quarter's energy is not touched (the next good reading integrates over the gap).
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ MIN_REMAINING_S: Final = 1.0
 # from chasing every kettle while letting the plan change well inside a quarter.
 DEFAULT_DEADBAND_W: Final = 100.0
 DEFAULT_MIN_HOLD_S: Final = 30.0
+# Far above any household connection (3 x 63 A at 230 V is 43 kW): beyond it a power is garbage.
+MAX_PLAUSIBLE_POWER_W: Final = 100_000.0
 
 
 class Reason(StrEnum):
@@ -87,11 +92,11 @@ class Measurements:
 
     now: datetime
     # P1 active_power_w: import +, export -.
-    grid_power_w: float
+    grid_power_w: float | None
     # The battery's AC power now, charge +, discharge -: measured if available (the P1 reading
     # includes what the battery really does, which lags a new command), else last commanded.
-    battery_power_w: float
-    soc_percent: float
+    battery_power_w: float | None
+    soc_percent: float | None
     plan_charge_w: float = 0.0
     plan_discharge_w: float = 0.0
     # P1 active_power_average_w: the meter's running average import of this quarter.
@@ -127,10 +132,53 @@ class Decision:
     allowed_import_w: float
 
 
-def _imported_wh(measurements: Measurements, state: ShaverState, now: datetime) -> float:
+def usable_power_w(value: float | None) -> float | None:
+    """`value` when it is a finite, plausible power, else None."""
+    if value is None or not math.isfinite(value) or abs(value) > MAX_PLAUSIBLE_POWER_W:
+        return None
+    return value
+
+
+def usable_soc_percent(value: float | None) -> float | None:
+    """`value` when it is a finite SOC within 0..100 %, else None."""
+    if value is None or not math.isfinite(value) or not 0.0 <= value <= 100.0:
+        return None
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Readings:
+    """The measurements `decide` acts on, every one of them checked."""
+
+    grid_w: float
+    battery_w: float
+    soc_percent: float
+    plan_charge_w: float
+    plan_discharge_w: float
+    average_w: float | None
+
+
+def _readings(measurements: Measurements) -> _Readings | None:
+    """The usable readings, None when the grid power, battery power or SOC is not usable."""
+    grid_w = usable_power_w(measurements.grid_power_w)
+    battery_w = usable_power_w(measurements.battery_power_w)
+    soc = usable_soc_percent(measurements.soc_percent)
+    if grid_w is None or battery_w is None or soc is None:
+        return None
+    return _Readings(
+        grid_w,
+        battery_w,
+        soc,
+        usable_power_w(measurements.plan_charge_w) or 0.0,
+        usable_power_w(measurements.plan_discharge_w) or 0.0,
+        usable_power_w(measurements.active_power_average_w),
+    )
+
+
+def _imported_wh(readings: _Readings, state: ShaverState, now: datetime) -> float:
     """The energy imported so far in the current quarter, never less than the meter says."""
     quarter = quarter_start(now)
-    import_w = max(measurements.grid_power_w, 0.0)
+    import_w = max(readings.grid_w, 0.0)
     elapsed_h = (now - quarter).total_seconds() / 3600
     if state.quarter_start != quarter or state.sampled_at is None:
         # A new quarter (or the first poll): assume the present import since the quarter began.
@@ -141,20 +189,20 @@ def _imported_wh(measurements: Measurements, state: ShaverState, now: datetime) 
     else:
         interval_h = (now - state.sampled_at).total_seconds() / 3600
         imported_wh = state.imported_wh + (state.import_w + import_w) / 2 * interval_h
-    if measurements.active_power_average_w is not None:
+    if readings.average_w is not None:
         # The meter's own running average catches import between our polls; trust the larger.
-        imported_wh = max(imported_wh, max(measurements.active_power_average_w, 0.0) * elapsed_h)
+        imported_wh = max(imported_wh, max(readings.average_w, 0.0) * elapsed_h)
     return imported_wh
 
 
-def _planned_power_w(measurements: Measurements, config: ShaverConfig) -> float:
+def _planned_power_w(readings: _Readings, config: ShaverConfig) -> float:
     """The plan's signed battery power within the power and SOC limits."""
-    power_w = min(measurements.plan_charge_w, config.max_charge_w) - min(
-        measurements.plan_discharge_w, config.max_discharge_w
+    power_w = min(readings.plan_charge_w, config.max_charge_w) - min(
+        readings.plan_discharge_w, config.max_discharge_w
     )
-    if power_w > 0 and measurements.soc_percent >= config.max_soc_percent:
+    if power_w > 0 and readings.soc_percent >= config.max_soc_percent:
         return 0.0
-    if power_w < 0 and measurements.soc_percent <= config.min_soc_percent:
+    if power_w < 0 and readings.soc_percent <= config.min_soc_percent:
         return 0.0
     return power_w
 
@@ -179,18 +227,23 @@ def decide(measurements: Measurements, config: ShaverConfig, state: ShaverState)
     """Choose the battery command for this poll and whether to send it."""
     now = measurements.now.astimezone(UTC)
     quarter = quarter_start(now)
-    imported_wh = _imported_wh(measurements, state, now)
-    limit_w = max(config.peak_limit_w, measurements.monthly_power_peak_w or 0.0)
-    remaining_h = max((quarter + QUARTER - now).total_seconds(), MIN_REMAINING_S) / 3600
-    allowed_import_w = max((limit_w * QUARTER_H - imported_wh) / remaining_h, 0.0)
+    limit_w = max(config.peak_limit_w, usable_power_w(measurements.monthly_power_peak_w) or 0.0)
+    readings = _readings(measurements)
+    if readings is None:
+        # Nothing to act on: keep the last command and the quarter's energy as they are.
+        counted_wh = state.imported_wh if state.quarter_start == quarter else 0.0
+        held = Command() if state.sent is None else replace(state.sent, reason=Reason.HOLD)
+        return Decision(held, False, state, limit_w, _allowed_import_w(limit_w, counted_wh, now))
+    imported_wh = _imported_wh(readings, state, now)
+    allowed_import_w = _allowed_import_w(limit_w, imported_wh, now)
 
-    planned_w = _planned_power_w(measurements, config)
+    planned_w = _planned_power_w(readings, config)
     # The house's own grid power, without the battery's.
-    house_w = measurements.grid_power_w - measurements.battery_power_w
+    house_w = readings.grid_w - readings.battery_w
     ceiling_w = allowed_import_w - house_w
     if planned_w > ceiling_w:
         power_w = max(ceiling_w - config.deadband_w, -float(config.max_discharge_w))
-        if measurements.soc_percent <= config.min_soc_percent:
+        if readings.soc_percent <= config.min_soc_percent:
             power_w = max(power_w, 0.0)
         # Shaving only ever lowers the battery power below the plan.
         wish = _command(min(power_w, planned_w), Reason.SHAVE_PEAK, shaving=True)
@@ -200,20 +253,27 @@ def decide(measurements: Measurements, config: ShaverConfig, state: ShaverState)
     if wish.power_w == plan_command.power_w:
         wish = plan_command
 
-    command, send = _send_or_hold(wish, measurements, config, state, now)
+    command, send = _send_or_hold(wish, readings.soc_percent, config, state, now)
     new_state = replace(
         state,
         quarter_start=quarter,
         imported_wh=imported_wh,
         sampled_at=now,
-        import_w=max(measurements.grid_power_w, 0.0),
+        import_w=max(readings.grid_w, 0.0),
     )
     return Decision(command, send, new_state, limit_w, allowed_import_w)
 
 
+def _allowed_import_w(limit_w: float, imported_wh: float, now: datetime) -> float:
+    """The highest average import over the rest of the quarter that keeps it within budget."""
+    remaining_s = (quarter_start(now) + QUARTER - now).total_seconds()
+    remaining_h = max(remaining_s, MIN_REMAINING_S) / 3600
+    return max((limit_w * QUARTER_H - imported_wh) / remaining_h, 0.0)
+
+
 def _send_or_hold(
     wish: Command,
-    measurements: Measurements,
+    soc_percent: float,
     config: ShaverConfig,
     state: ShaverState,
     now: datetime,
@@ -227,8 +287,8 @@ def _send_or_hold(
     if abs(wish.power_w - sent.power_w) <= config.deadband_w and not changes_direction:
         return sent, False
     safety = (wish.reason is Reason.SHAVE_PEAK and wish.power_w < sent.power_w) or (
-        (sent.power_w < 0 and measurements.soc_percent <= config.min_soc_percent)
-        or (sent.power_w > 0 and measurements.soc_percent >= config.max_soc_percent)
+        (sent.power_w < 0 and soc_percent <= config.min_soc_percent)
+        or (sent.power_w > 0 and soc_percent >= config.max_soc_percent)
     )
     held = state.sent_at is not None and (now - state.sent_at).total_seconds() < config.min_hold_s
     if held and not safety:

@@ -1,0 +1,187 @@
+"""The optimiser in a real home: backup SOC, failing commands, app changes and garbage readings.
+
+Closed loop: a loaded entry polls the simulator over HTTP on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import math
+import traceback
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.ems.const import CONF_MIN_SOC, CONF_PRICE_ENTITY
+from ems_simulator import Simulator, model
+
+from .conftest import SIM_START, FakeClock
+from .optimiser_helpers import SWITCH, poll, setup_entry, switch, writes
+
+
+@pytest.fixture
+def simulator(sim_clock: FakeClock) -> Simulator:
+    """No PV; the house draws 6 kW, 2 kW above the default 4 kW peak limit."""
+    simulator = Simulator(clock=sim_clock, start=SIM_START - timedelta(minutes=5))
+    simulator.model.pv_peak_w = 0.0
+    sim_clock.advance(300)
+    return simulator
+
+
+@pytest.fixture(autouse=True)
+def heavy_house(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(model, "house_load_w", lambda tick, hour: 6000.0)
+
+
+@pytest.fixture(autouse=True)
+def frozen_at_sim_start(freezer: FrozenDateTimeFactory) -> None:
+    freezer.move_to(SIM_START + timedelta(seconds=1))
+
+
+@pytest.fixture
+async def entry(
+    hass: HomeAssistant, enable_custom_integrations: None, mock_config_entry: MockConfigEntry
+) -> MockConfigEntry:
+    """Peak shaving only (no price entity), min SOC 10 %."""
+    await setup_entry(hass, mock_config_entry, **{CONF_PRICE_ENTITY: None, CONF_MIN_SOC: 10.0})
+    return mock_config_entry
+
+
+def optimiser_tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Logged exceptions raised in the optimiser or the shaver (the sensors' are another matter)."""
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.exc_info is not None
+        and any(
+            frame.filename.endswith(("optimiser.py", "peak_shaver.py", "planner.py"))
+            for frame in traceback.extract_tb(record.exc_info[2])
+        )
+    ]
+
+
+async def test_backup_soc_above_min_soc_is_the_floor_for_shaving(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sim: Simulator = running_simulator.simulator
+    sim.model.backup_soc_percent = 30
+    sim.model.soc_percent = 30.8  # reads 31 %: a little to shave with above the backup SOC
+    await poll(hass, entry, sim_clock, freezer)
+    await switch(hass, SWITCH, True)
+    optimiser = entry.runtime_data.optimiser
+    discharged = False
+    for _ in range(40):
+        await poll(hass, entry, sim_clock, freezer)
+        discharged = discharged or sim.model.battery_w < -1500
+    assert discharged  # it shaved what the battery could give above its backup SOC
+    assert round(sim.model.soc_percent) == 30
+    sim.requests.clear()
+    caplog.clear()
+    await poll(hass, entry, sim_clock, freezer, times=40)
+    # At the floor: no discharge asked for, no mode flipping, nothing refused.
+    assert writes(sim) == []
+    assert optimiser.enabled
+    decision = optimiser.last_decision
+    assert decision is not None
+    assert decision.command.discharge_w == 0
+    assert "failed" not in caplog.text
+
+
+async def one_garbage_p1_poll(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    value: float,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One poll whose P1 reply carries `value` as the active power (sent as NaN / Infinity)."""
+    clean = simulator.model.p1_data
+
+    def garbage() -> dict[str, object]:
+        return {**clean(), "active_power_w": value}
+
+    monkeypatch.setattr(simulator.model, "p1_data", garbage)
+    await poll(hass, entry, sim_clock, freezer)
+    monkeypatch.setattr(simulator.model, "p1_data", clean)
+
+
+async def test_one_infinite_p1_reading_commands_nothing(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sim: Simulator = running_simulator.simulator
+    monkeypatch.setattr(model, "house_load_w", lambda tick, hour: 2090.0)
+    await switch(hass, SWITCH, True)
+    await poll(hass, entry, sim_clock, freezer, times=3)
+    sim.requests.clear()
+    await one_garbage_p1_poll(
+        hass,
+        entry=entry,
+        sim_clock=sim_clock,
+        freezer=freezer,
+        simulator=sim,
+        value=float("1e400"),
+        monkeypatch=monkeypatch,
+    )
+    assert writes(sim) == []
+    assert sim.model.mode == model.MODE_SELF_CONSUMPTION
+    status = hass.states.get("sensor.indevolt_cms_sf2000_optimiser_status")
+    assert status is not None
+    assert status.state == "device_unavailable"
+    assert "no usable grid power" in status.attributes["detail"]
+    await poll(hass, entry, sim_clock, freezer, times=3)
+    assert writes(sim) == []
+    assert optimiser_tracebacks(caplog) == []
+
+
+async def test_one_nan_p1_reading_does_not_stop_shaving(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sim: Simulator = running_simulator.simulator
+    monkeypatch.setattr(model, "house_load_w", lambda tick, hour: 9000.0)
+    await switch(hass, SWITCH, True)
+    await poll(hass, entry, sim_clock, freezer, times=3)
+    optimiser = entry.runtime_data.optimiser
+    assert optimiser.last_decision is not None
+    assert optimiser.last_decision.command.discharge_w == 2400
+    await one_garbage_p1_poll(
+        hass,
+        entry=entry,
+        sim_clock=sim_clock,
+        freezer=freezer,
+        simulator=sim,
+        value=math.nan,
+        monkeypatch=monkeypatch,
+    )
+    await poll(hass, entry, sim_clock, freezer, times=3)
+    decision = optimiser.last_decision
+    assert decision is not None
+    assert math.isfinite(decision.state.imported_wh)
+    assert decision.command.discharge_w == 2400
+    assert sim.model.battery_w == pytest.approx(-2400)
+    assert optimiser_tracebacks(caplog) == []
