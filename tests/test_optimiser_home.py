@@ -19,7 +19,16 @@ from custom_components.ems.const import CONF_MIN_SOC, CONF_PRICE_ENTITY
 from ems_simulator import Simulator, model
 
 from .conftest import SIM_START, FakeClock
-from .optimiser_helpers import SWITCH, poll, setup_entry, switch, writes
+from .optimiser_helpers import (
+    DAY,
+    PRICE_ENTITY,
+    SWITCH,
+    entsoe_attributes,
+    poll,
+    setup_entry,
+    switch,
+    writes,
+)
 
 
 @pytest.fixture
@@ -185,3 +194,26 @@ async def test_one_nan_p1_reading_does_not_stop_shaving(
     assert decision.command.discharge_w == 2400
     assert sim.model.battery_w == pytest.approx(-2400)
     assert optimiser_tracebacks(caplog) == []
+
+
+async def test_the_plan_never_goes_below_the_backup_soc(
+    hass: HomeAssistant,
+    *,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+) -> None:
+    sim: Simulator = running_simulator.simulator
+    sim.model.backup_soc_percent = 60
+    sim.model.soc_percent = 80
+    freezer.move_to(DAY + timedelta(hours=18, seconds=1))  # the dearest hour: discharge
+    hass.states.async_set(PRICE_ENTITY, "0.5", entsoe_attributes())
+    await setup_entry(
+        hass, mock_config_entry, **{CONF_PRICE_ENTITY: PRICE_ENTITY, CONF_MIN_SOC: 10.0}
+    )
+    await switch(hass, SWITCH, True)
+    active = mock_config_entry.runtime_data.optimiser.active_plan
+    assert active is not None
+    assert active.plan.slots[0].discharge_w > 0
+    assert min(slot.soc_percent_end for slot in active.plan.slots) == pytest.approx(60, abs=0.5)
