@@ -19,7 +19,8 @@ Working modes: 1 self-consumption (battery covers the house's deficit and stores
 keeping the grid near 0); 4 real-time (follows the last 47015 command: charge at w W until the
 SOC reaches soc, discharge at w W down to soc, or stand by); 5 schedule and 0 outdoor: no
 schedule is modelled, the battery idles and PV flows to the house. Changing the mode resets the
-real-time command to standby.
+real-time command to standby. `mode_report_lag_s` makes 7101 report the previous mode for that
+long after a change, as real firmware is suspected to do.
 """
 
 from __future__ import annotations
@@ -122,6 +123,11 @@ class HomeModel:
         self.ct_reversed = ct_reversed
         self.battery_charge_positive = battery_charge_positive
         self.mode = MODE_SELF_CONSUMPTION
+        # Seconds after a mode change during which 7101 still reports the previous mode (real
+        # firmware is suspected to lag by a poll or two); 0 reports the new mode at once.
+        self.mode_report_lag_s = 0
+        self._mode_before_change = self.mode
+        self._mode_changed_tick = 0
         self.command = RealtimeCommand()
         self.grid_charging = False
         self.tick = 0
@@ -186,6 +192,8 @@ class HomeModel:
         """Apply a 47005 write; False (rejected) for a mode that cannot be written."""
         if mode not in WRITABLE_MODES:
             return False
+        self._mode_before_change = self.reported_mode
+        self._mode_changed_tick = self.tick
         self.mode = mode
         self.command = RealtimeCommand()
         return True
@@ -287,6 +295,13 @@ class HomeModel:
 
     # -- readings ------------------------------------------------------------------------------
 
+    @property
+    def reported_mode(self) -> int:
+        """Register 7101: the mode, or the previous one for `mode_report_lag_s` after a change."""
+        if self.tick < self._mode_changed_tick + self.mode_report_lag_s:
+            return self._mode_before_change
+        return self.mode
+
     def battery_state(self) -> int:
         """Register 6001 from the 5-second battery sample."""
         if self.battery_sample_w > 10:
@@ -319,7 +334,7 @@ class HomeModel:
             6006: round(self.charge_total_wh / 1000, 2),
             6007: round(self.discharge_total_wh / 1000, 2),
             6105: self.backup_soc_percent,
-            7101: self.mode,
+            7101: self.reported_mode,
             7120: 1000,
             11016: round(self.ct_sample_w),
         }

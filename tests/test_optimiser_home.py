@@ -6,6 +6,7 @@ Closed loop: a loaded entry polls the simulator over HTTP on 127.0.0.1.
 from __future__ import annotations
 
 from datetime import timedelta
+import logging
 import math
 import traceback
 from typing import Any
@@ -57,6 +58,10 @@ async def entry(
     """Peak shaving only (no price entity), min SOC 10 %."""
     await setup_entry(hass, mock_config_entry, **{CONF_PRICE_ENTITY: None, CONF_MIN_SOC: 10.0})
     return mock_config_entry
+
+
+def mode_writes(simulator: Simulator) -> list[int]:
+    return [values[0] for register, values in writes(simulator) if register == 47005]
 
 
 def optimiser_tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -217,3 +222,106 @@ async def test_the_plan_never_goes_below_the_backup_soc(
     assert active is not None
     assert active.plan.slots[0].discharge_w > 0
     assert min(slot.soc_percent_end for slot in active.plan.slots) == pytest.approx(60, abs=0.5)
+
+
+async def test_refused_commands_back_off_with_one_warning(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sim: Simulator = running_simulator.simulator
+    sim.indevolt_faults.reject_commands = True
+    await switch(hass, SWITCH, True)
+    await poll(hass, entry, sim_clock, freezer, times=20)
+    # Tried at polls 1, 2, 4, 8 and 16 (waits of 1, 2, 4 and 8 polls), not at every poll.
+    assert len(writes(sim)) == 5
+    failures = [r for r in caplog.records if "Optimiser command" in r.getMessage()]
+    assert [r.levelno for r in failures].count(logging.WARNING) == 1
+    sim.indevolt_faults.reject_commands = False
+    caplog.clear()
+    await poll(hass, entry, sim_clock, freezer, times=16)  # the next try is 16 polls later
+    assert sim.model.mode == model.MODE_REALTIME
+    assert sim.model.battery_w < -1500
+    assert "Optimiser commands work again, after 5 failed attempts" in caplog.text
+
+
+async def test_a_lagging_working_mode_is_not_an_app_change(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sim: Simulator = running_simulator.simulator
+    sim.model.mode_report_lag_s = 10  # two polls
+    await switch(hass, SWITCH, True)
+    optimiser = entry.runtime_data.optimiser
+    await poll(hass, entry, sim_clock, freezer, times=6)  # shaving: 47005 = 4, read back late
+    assert sim.model.mode == model.MODE_REALTIME
+    monkeypatch.setattr(model, "house_load_w", lambda tick, hour: 300.0)
+    await poll(hass, entry, sim_clock, freezer, times=8)  # no peak: 47005 = 1, read back late
+    assert sim.model.mode == model.MODE_SELF_CONSUMPTION
+    assert mode_writes(sim) == [4, 1]
+    assert optimiser.enabled
+    assert "changed outside ems" not in caplog.text
+
+
+@pytest.mark.parametrize("lag_s", [0, 10])
+async def test_a_working_mode_changed_in_the_app_switches_the_optimiser_off(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+    caplog: pytest.LogCaptureFixture,
+    lag_s: int,
+) -> None:
+    sim: Simulator = running_simulator.simulator
+    sim.model.mode_report_lag_s = lag_s
+    await switch(hass, SWITCH, True)
+    await poll(hass, entry, sim_clock, freezer, times=6)
+    assert sim.model.mode == model.MODE_REALTIME
+    sim.requests.clear()
+    sim.model.set_mode(model.MODE_SCHEDULE)  # what the Indevolt app does
+    await poll(hass, entry, sim_clock, freezer, times=4)
+    optimiser = entry.runtime_data.optimiser
+    assert not optimiser.enabled
+    assert hass.states.get(SWITCH).state == "off"  # type: ignore[union-attr]
+    status = hass.states.get("sensor.indevolt_cms_sf2000_optimiser_status")
+    assert status is not None
+    assert status.state == "off"
+    assert status.attributes["detail"] == "app_override: working mode schedule"
+    assert caplog.text.count("changed outside ems") == 1
+    # The person's choice stands: nothing written, not even self-consumption.
+    await poll(hass, entry, sim_clock, freezer, times=3)
+    assert writes(sim) == []
+    assert sim.model.mode == model.MODE_SCHEDULE
+
+
+async def test_an_app_change_while_idle_in_self_consumption_is_seen_too(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sim: Simulator = running_simulator.simulator
+    monkeypatch.setattr(model, "house_load_w", lambda tick, hour: 300.0)
+    await switch(hass, SWITCH, True)
+    await poll(hass, entry, sim_clock, freezer, times=3)
+    assert entry.runtime_data.optimiser.enabled
+    sim.model.set_mode(model.MODE_REALTIME)
+    await poll(hass, entry, sim_clock, freezer)
+    optimiser = entry.runtime_data.optimiser
+    assert not optimiser.enabled
+    assert optimiser.off_reason == "app_override: working mode realtime"

@@ -85,6 +85,8 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
         self._available = {"p1": True, "battery": True}
         self._known_working_mode: WorkingMode | None = None
         self._mode_write_count = 0
+        # The last successful 47005 write: (its number since set-up, the mode written).
+        self.last_mode_write: tuple[int, WorkingMode] | None = None
         self._polled_once = False
         self.set_poll_interval(interval_s)
 
@@ -102,6 +104,7 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
         """Record a successful 47005 write (call with the battery lock held)."""
         self._known_working_mode = mode
         self._mode_write_count += 1
+        self.last_mode_write = (self._mode_write_count, mode)
 
     @override
     async def _async_setup(self) -> None:

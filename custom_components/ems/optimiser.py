@@ -45,11 +45,12 @@ from .const import (
     CONF_PV_FORECAST_ENTITY,
     CONF_VAT_PERCENT,
     LOGGER,
+    POLL_INTERVAL_MIN_S,
 )
 from .control_store import CommandSource
 from .controller import BatteryController, ManualOverride
 from .coordinator import EmsConfigEntry, EmsCoordinator
-from .devices.indevolt import BatterySnapshot
+from .devices.indevolt import BatterySnapshot, WorkingMode
 from .forecast import (
     Forecast,
     ForecastStatus,
@@ -59,6 +60,7 @@ from .forecast import (
     pv_forecast_w,
     zeros,
 )
+from .optimiser_guards import AppChangeWatch, SendBackoff
 from .options import entry_options
 from .peak_shaver import (
     Command,
@@ -92,6 +94,8 @@ SCHEDULE_MAX_BYTES: Final = 14_000
 LOAD_PROFILE_MAX_AGE: Final = timedelta(hours=1)
 # A longer gap between polls (a restart, a dead device) is not integrated into the savings.
 MAX_SAVINGS_GAP: Final = timedelta(minutes=5)
+# The back-off's unit when the coordinator has no interval (it always has one): the shortest.
+SHORTEST_POLL_INTERVAL: Final = timedelta(seconds=POLL_INTERVAL_MIN_S)
 
 
 class OptimiserStatus(StrEnum):
@@ -197,6 +201,8 @@ class Optimiser:
         # Why the last poll gave nothing to act on ("" when it did).
         self._unusable = ""
         self._shaver_state = ShaverState()
+        self._backoff = SendBackoff()
+        self._app_watch = AppChangeWatch()
         self._sent_any = False
         self._savings_at: datetime | None = None
         self._readers: dict[str, PriceEntityReader] = {}
@@ -272,6 +278,7 @@ class Optimiser:
         if enabled:
             LOGGER.info("Optimiser switched on%s", " (dry run)" if self.dry_run else "")
             self._reset_realtime()
+            self._app_watch.start(self._coordinator.last_mode_write)
             self._watch_price_entities(self._options())
             self._schedule_replan()
         else:
@@ -494,6 +501,16 @@ class Optimiser:
         battery = None if data is None else data.battery
         grid_w = None if p1 is None else usable_power_w(p1.active_power_w)
         soc = None if battery is None else usable_soc_percent(battery.soc_percent)
+        if (
+            battery is not None
+            # A command that may have switched the mode is being undone: the mode is unknown.
+            and not self._controller.restore_pending
+            and self._app_watch.changed_outside(
+                battery.working_mode, self._coordinator.last_mode_write
+            )
+        ):
+            self._step_back_for_app(battery.working_mode)
+            return
         if p1 is None or battery is None:
             self._set_unusable("the P1 meter or the battery did not answer the last poll")
             return
@@ -562,6 +579,8 @@ class Optimiser:
             return
         if self._send_task is not None and not self._send_task.done():
             return  # the previous command is still on its way; decide again next poll
+        if not self._backoff.may_send(now):
+            return  # the battery refused the last command: decide again after the back-off
         self._send_task = self._entry.async_create_task(
             self._hass, self._async_send(command, now), "ems optimiser command"
         )
@@ -581,8 +600,20 @@ class Optimiser:
             else:
                 await controller.async_stop(source=source)
         except HomeAssistantError as err:
-            LOGGER.warning("Optimiser command %s failed: %s", _describe(command), err)
+            interval = self._coordinator.update_interval or SHORTEST_POLL_INTERVAL
+            wait = self._backoff.failed(now, interval)
+            # One warning per episode; the retries log at debug level.
+            log = LOGGER.warning if self._backoff.failures == 1 else LOGGER.debug
+            log(
+                "Optimiser command %s failed: %s; trying again in %s s",
+                _describe(command),
+                err,
+                int(wait.total_seconds()),
+            )
             return
+        failures = self._backoff.succeeded()
+        if failures:
+            LOGGER.info("Optimiser commands work again, after %d failed attempts", failures)
         if not self.enabled or self.dry_run:
             return  # switched off meanwhile: the restore already went out or will
         self._sent_any = True
@@ -618,8 +649,24 @@ class Optimiser:
             "Manual battery command (%s) while the optimiser was running: optimiser switched off",
             override.action,
         )
+        self._step_back(f"manual_override: {override.action}")
+
+    @callback
+    def _step_back_for_app(self, mode: WorkingMode | None) -> None:
+        """The working mode changed outside ems (the Indevolt app): a person's choice too."""
+        name = "unknown" if mode is None else mode.name.lower()
+        LOGGER.warning(
+            "The Indevolt's working mode was changed outside ems (now %s, e.g. in the Indevolt "
+            "app) while the optimiser was running: optimiser switched off",
+            name,
+        )
+        self._step_back(f"app_override: working mode {name}")
+
+    @callback
+    def _step_back(self, reason: str) -> None:
+        """Switch off and leave the battery as the person set it."""
         self.enabled = False
-        self.off_reason = f"manual_override: {override.action}"
+        self.off_reason = reason
         self._cancel_tasks()
         self._reset_realtime()
         self._notify()
@@ -637,6 +684,7 @@ class Optimiser:
 
     def _reset_realtime(self) -> None:
         self._shaver_state = ShaverState()
+        self._backoff = SendBackoff()
         self.last_decision = None
         self._savings_at = None
         if not self.enabled:
