@@ -325,3 +325,34 @@ async def test_an_app_change_while_idle_in_self_consumption_is_seen_too(
     optimiser = entry.runtime_data.optimiser
     assert not optimiser.enabled
     assert optimiser.off_reason == "app_override: working mode realtime"
+
+
+async def test_without_usable_readings_for_a_minute_the_battery_goes_back_to_self_consumption(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sim: Simulator = running_simulator.simulator
+    monkeypatch.setattr(model, "house_load_w", lambda tick, hour: 9000.0)
+    await switch(hass, SWITCH, True)
+    await poll(hass, entry, sim_clock, freezer, times=3)
+    assert sim.model.mode == model.MODE_REALTIME
+    clean = sim.model.p1_data
+    monkeypatch.setattr(sim.model, "p1_data", lambda: {**clean(), "active_power_w": math.nan})
+    sim.requests.clear()
+    await poll(hass, entry, sim_clock, freezer, times=11)  # 55 s: the discharge holds
+    assert writes(sim) == []
+    await poll(hass, entry, sim_clock, freezer, times=3)
+    assert writes(sim) == [(47005, [1])]
+    assert "No usable readings for 60 s" in caplog.text
+    assert entry.runtime_data.optimiser.enabled
+    # Readings back: shaving again.
+    monkeypatch.setattr(sim.model, "p1_data", clean)
+    await poll(hass, entry, sim_clock, freezer, times=2)
+    assert sim.model.mode == model.MODE_REALTIME
+    assert sim.model.battery_w == pytest.approx(-2400)

@@ -94,6 +94,8 @@ SCHEDULE_MAX_BYTES: Final = 14_000
 LOAD_PROFILE_MAX_AGE: Final = timedelta(hours=1)
 # A longer gap between polls (a restart, a dead device) is not integrated into the savings.
 MAX_SAVINGS_GAP: Final = timedelta(minutes=5)
+# Without usable readings the last command holds this long, then self-consumption takes over.
+MAX_HOLD_WITHOUT_READINGS: Final = timedelta(minutes=1)
 # The back-off's unit when the coordinator has no interval (it always has one): the shortest.
 SHORTEST_POLL_INTERVAL: Final = timedelta(seconds=POLL_INTERVAL_MIN_S)
 
@@ -200,6 +202,7 @@ class Optimiser:
         self.off_reason = ""
         # Why the last poll gave nothing to act on ("" when it did).
         self._unusable = ""
+        self._unusable_since: datetime | None = None
         self._shaver_state = ShaverState()
         self._backoff = SendBackoff()
         self._app_watch = AppChangeWatch()
@@ -512,11 +515,11 @@ class Optimiser:
             self._step_back_for_app(battery.working_mode)
             return
         if p1 is None or battery is None:
-            self._set_unusable("the P1 meter or the battery did not answer the last poll")
+            self._hold_without_readings("the P1 meter or the battery did not answer the last poll")
             return
         if grid_w is None or soc is None:
-            # Garbage (NaN, 1e400, a SOC of 250 %) is never acted on: the last command holds.
-            self._set_unusable("no usable grid power or SOC reading; holding the last command")
+            # Garbage (NaN, 1e400, a SOC of 250 %) is never acted on.
+            self._hold_without_readings("no usable grid power or SOC reading")
             return
         self._set_unusable("")
         now = dt_util.utcnow()
@@ -571,6 +574,40 @@ class Optimiser:
         if reason != self._unusable:
             self._unusable = reason
             self._notify()
+
+    @callback
+    def _hold_without_readings(self, reason: str) -> None:
+        """Hold the last command for a while, then give the battery back to self-consumption.
+
+        A charge or discharge that nothing measures any more could push the grid anywhere.
+        """
+        now = dt_util.utcnow()
+        if not self._unusable or self._unusable_since is None:
+            self._unusable_since = now
+        self._set_unusable(reason)
+        sent = self._shaver_state.sent
+        if (
+            self.dry_run
+            or sent is None
+            or sent.power_w == 0
+            or now - self._unusable_since < MAX_HOLD_WITHOUT_READINGS
+            or (self._send_task is not None and not self._send_task.done())
+        ):
+            return
+        LOGGER.info(
+            "No usable readings for %d s: self-consumption mode until they are back",
+            (now - self._unusable_since).total_seconds(),
+        )
+        self._shaver_state = ShaverState()  # the first usable poll sends afresh
+        self._send_task = self._entry.async_create_task(
+            self._hass, self._async_give_back(), "ems optimiser give back"
+        )
+
+    async def _async_give_back(self) -> None:
+        try:
+            await self._controller.async_restore_auto_mode(source=CommandSource.OPTIMISER)
+        except HomeAssistantError as err:
+            LOGGER.warning("Could not restore self-consumption mode: %s", err)
 
     def _send(self, command: Command, now: datetime) -> None:
         if self.dry_run:
@@ -676,10 +713,7 @@ class Optimiser:
         self._cancel_tasks()
         if self._sent_any:
             self._sent_any = False
-            try:
-                await self._controller.async_restore_auto_mode(source=CommandSource.OPTIMISER)
-            except HomeAssistantError as err:
-                LOGGER.warning("Could not restore self-consumption mode: %s", err)
+            await self._async_give_back()
         self._reset_realtime()
 
     def _reset_realtime(self) -> None:
