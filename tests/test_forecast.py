@@ -230,7 +230,7 @@ async def test_load_estimate_without_recorder_or_grid_sensor(
     recorder_statistics: MagicMock,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    with patch("custom_components.ems.optimiser.find_load_sources", return_value=None):
+    with patch("custom_components.ems.plan_inputs.find_load_sources", return_value=None):
         load = await plan_load(hass, mock_config_entry)
     assert load.detail == "the grid power sensor is not registered"
     hass.config.components.remove("recorder")

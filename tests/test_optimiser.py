@@ -21,13 +21,13 @@ from custom_components.ems.const import (
     CONF_PV_FORECAST_ENTITY,
     CONF_VAT_PERCENT,
 )
-from custom_components.ems.optimiser import OptimiserStatus
 from custom_components.ems.options import (
     OptionalEntitySelector,
     OptionsValidationError,
     validate_options,
 )
 from custom_components.ems.peak_shaver import Reason
+from custom_components.ems.plan_inputs import OptimiserStatus
 from custom_components.ems.planner import PlannerInputError
 from ems_simulator import Simulator, model
 

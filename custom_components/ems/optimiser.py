@@ -16,34 +16,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from functools import partial
-import json
 import math
 from typing import Any, Final
 
-from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.event import async_track_state_change_event, async_track_utc_time_change
+from homeassistant.helpers.event import async_track_utc_time_change
 from homeassistant.util import dt as dt_util
 
+from .active_plan import ActivePlan
 from .const import (
-    CONF_ENERGY_TAX,
-    CONF_EXPORT_PRICE_ENTITY,
-    CONF_EXPORT_USES_EFFECTIVE_PRICE,
-    CONF_IMPORT_MARKUP,
     CONF_INVERT_BATTERY_POWER,
     CONF_MAX_CHARGE_W,
     CONF_MAX_DISCHARGE_W,
     CONF_MAX_GRID_PEAK_W,
     CONF_MAX_SOC,
     CONF_MIN_SOC,
-    CONF_PRICE_ENTITY,
-    CONF_PRICES_INCLUDE_TAXES,
-    CONF_PV_FORECAST_ENTITY,
-    CONF_VAT_PERCENT,
     LOGGER,
     POLL_INTERVAL_MIN_S,
 )
@@ -51,15 +41,7 @@ from .control_store import CommandSource
 from .controller import BatteryController, ManualOverride
 from .coordinator import EmsConfigEntry, EmsCoordinator
 from .devices.indevolt import BatterySnapshot, WorkingMode
-from .forecast import (
-    Forecast,
-    ForecastStatus,
-    async_load_profile,
-    find_load_sources,
-    load_forecast_w,
-    pv_forecast_w,
-    zeros,
-)
+from .forecast import ForecastStatus
 from .optimiser_guards import AppChangeWatch, SendBackoff
 from .options import entry_options
 from .peak_shaver import (
@@ -73,108 +55,20 @@ from .peak_shaver import (
     usable_power_w,
     usable_soc_percent,
 )
-from .planner import Plan, PlannerInputError, PlannerParams, plan_schedule
-from .price_source import PriceEntityReader, PriceReading, PriceStatus
-from .prices import (
-    SLOT,
-    PriceHorizon,
-    PriceSlot,
-    align_prices,
-    effective_import_prices,
-    is_stale,
-    quarter_start,
-)
+from .plan_inputs import OptimiserStatus, PlanInputs, PriceState, price_entity_ids
+from .planner import PlannerInputError, PlannerParams, plan_schedule
+from .prices import SLOT, PriceSlot, align_prices, quarter_start
 from .soc_floor import soc_floor_percent
 
 PLAN_HORIZON_SLOTS: Final = 192  # 48 hours: today and tomorrow at most
 SOC_DRIFT_PERCENT: Final = 5.0
 SLOT_HOURS: Final = SLOT.total_seconds() / 3600
-# The schedule leaves room for the other attributes within Home Assistant's 16 KB per state.
-SCHEDULE_MAX_BYTES: Final = 14_000
-LOAD_PROFILE_MAX_AGE: Final = timedelta(hours=1)
 # A longer gap between polls (a restart, a dead device) is not integrated into the savings.
 MAX_SAVINGS_GAP: Final = timedelta(minutes=5)
 # Without usable readings the last command holds this long, then self-consumption takes over.
 MAX_HOLD_WITHOUT_READINGS: Final = timedelta(minutes=1)
 # The back-off's unit when the coordinator has no interval (it always has one): the shortest.
 SHORTEST_POLL_INTERVAL: Final = timedelta(seconds=POLL_INTERVAL_MIN_S)
-
-
-class OptimiserStatus(StrEnum):
-    """What the optimiser is doing (the status sensor's state)."""
-
-    OFF = "off"
-    OK = "ok"
-    DRY_RUN = "dry_run"
-    NO_PRICES = "no_prices"
-    STALE_PRICES = "stale_prices"
-    PEAK_ONLY = "peak_only"
-    DEVICE_UNAVAILABLE = "device_unavailable"
-
-
-@dataclass(frozen=True, slots=True)
-class PriceState:
-    """The prices the last plan was (or could not be) made with."""
-
-    status: OptimiserStatus  # OK, NO_PRICES, STALE_PRICES or PEAK_ONLY
-    detail: str = ""
-    import_slots: tuple[PriceSlot, ...] = ()  # effective import prices
-    export_slots: tuple[PriceSlot, ...] = ()
-    source: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ActivePlan:
-    """A plan with what it was made from."""
-
-    plan: Plan
-    start: datetime
-    horizon: PriceHorizon
-    created: datetime
-    load: Forecast
-    pv: Forecast
-
-    def slot_index(self, now: datetime) -> int | None:
-        """The plan's slot for `now`, None outside the plan."""
-        index = int((quarter_start(now) - self.start) / SLOT)
-        return index if 0 <= index < len(self.plan.slots) else None
-
-    def planned_soc_percent(self, index: int, now: datetime) -> float:
-        """The plan's SOC at `now` (in slot `index`), interpolated within the slot."""
-        slot = self.plan.slots[index]
-        fraction = (now - (self.start + index * SLOT)) / SLOT
-        return slot.soc_percent_start + (slot.soc_percent_end - slot.soc_percent_start) * fraction
-
-
-def schedule_attribute(active: ActivePlan, now: datetime) -> list[dict[str, Any]]:
-    """The plan from the current slot on, rounded, as long as it fits in SCHEDULE_MAX_BYTES."""
-    first = active.slot_index(now) or 0
-    entries: list[dict[str, Any]] = []
-    size = 2  # the list's brackets
-    for index in range(first, len(active.plan.slots)):
-        slot = active.plan.slots[index]
-        entry = {
-            "start": (active.start + index * SLOT).isoformat(),
-            "charge_w": round(slot.charge_w),
-            "discharge_w": round(slot.discharge_w),
-            "soc_percent_end": round(slot.soc_percent_end, 1),
-            "import_price": round(active.horizon.import_eur_per_kwh[index], 4),
-            "export_price": round(active.horizon.export_eur_per_kwh[index], 4),
-        }
-        size += len(json.dumps(entry, separators=(",", ":"))) + 1
-        if size > SCHEDULE_MAX_BYTES:
-            break
-        entries.append(entry)
-    return entries
-
-
-def planned_action(charge_w: float, discharge_w: float) -> str:
-    """`charge`, `discharge` or `idle`."""
-    if charge_w > 0:
-        return "charge"
-    if discharge_w > 0:
-        return "discharge"
-    return "idle"
 
 
 class Optimiser:
@@ -208,11 +102,7 @@ class Optimiser:
         self._app_watch = AppChangeWatch()
         self._sent_any = False
         self._savings_at: datetime | None = None
-        self._readers: dict[str, PriceEntityReader] = {}
-        self._unsub_prices: CALLBACK_TYPE | None = None
-        self._load_profile: tuple[float, ...] | None = None
-        self._load_profile_key: tuple[datetime, bool] | None = None
-        self._load_detail = ""
+        self._inputs = PlanInputs(hass, coordinator, self._handle_price_change)
         self._plan_task: asyncio.Task[None] | None = None
         self._replan_again = False
         self._send_task: asyncio.Task[None] | None = None
@@ -263,7 +153,7 @@ class Optimiser:
             )
         )
         on_unload(self._controller.async_add_manual_override_listener(self._handle_override))
-        on_unload(self._unsubscribe_prices)
+        on_unload(self._inputs.unsubscribe)
         on_unload(self._cancel_tasks)
 
     @callback
@@ -282,7 +172,7 @@ class Optimiser:
             LOGGER.info("Optimiser switched on%s", " (dry run)" if self.dry_run else "")
             self._reset_realtime()
             self._app_watch.start(self._coordinator.last_mode_write)
-            self._watch_price_entities(self._options())
+            self._inputs.watch_price_entities(self._options())
             self._schedule_replan()
         else:
             LOGGER.info("Optimiser switched off")
@@ -327,9 +217,9 @@ class Optimiser:
         """Read prices and forecasts, then plan in the executor."""
         now = dt_util.utcnow()
         options = self._options()
-        self._watch_price_entities(options)
+        self._inputs.watch_price_entities(options)
         previous = self.prices
-        self.prices = await self._async_read_prices(options, now)
+        self.prices = await self._inputs.async_read_prices(options, now)
         if only_if_prices_changed and self.prices == previous:
             return
         battery = self._coordinator.data.battery if self._coordinator.data else None
@@ -345,8 +235,8 @@ class Optimiser:
             self._notify()
             return
         starts = [horizon.start + index * SLOT for index in range(len(horizon.import_eur_per_kwh))]
-        pv = self._pv_forecast(options, starts)
-        load = await self._async_load_forecast(starts, add_pv=pv.status is ForecastStatus.OK)
+        pv = self._inputs.pv_forecast(options, starts)
+        load = await self._inputs.async_load_forecast(starts, add_pv=pv.status is ForecastStatus.OK)
         try:
             params = PlannerParams.from_options(
                 {**options, CONF_MIN_SOC: _planner_floor_percent(options, battery)}
@@ -380,106 +270,8 @@ class Optimiser:
         )
         self._notify()
 
-    async def _async_read_prices(self, options: Mapping[str, Any], now: datetime) -> PriceState:
-        import_id = options[CONF_PRICE_ENTITY]
-        if not import_id:
-            return PriceState(OptimiserStatus.PEAK_ONLY, "no price entity configured")
-        export_id = options[CONF_EXPORT_PRICE_ENTITY]
-        readings: list[PriceReading] = []
-        for entity_id in dict.fromkeys((import_id, export_id or import_id)):
-            reader = self._readers.setdefault(entity_id, PriceEntityReader(self._hass, entity_id))
-            readings.append(await reader.async_read(now))
-        for reading in readings:
-            if reading.status is not PriceStatus.OK:
-                return PriceState(
-                    OptimiserStatus.NO_PRICES, f"{reading.entity_id}: {reading.detail}"
-                )
-        import_slots = _effective(readings[0].slots, options)
-        export_slots = readings[-1].slots
-        if options[CONF_EXPORT_USES_EFFECTIVE_PRICE]:
-            export_slots = _effective(export_slots, options)
-        source = None if readings[0].source is None else str(readings[0].source)
-        for reading in readings:
-            if is_stale(reading.slots, now=now):
-                return PriceState(
-                    OptimiserStatus.STALE_PRICES,
-                    f"{reading.entity_id}: no price for the current quarter",
-                    import_slots,
-                    export_slots,
-                    source,
-                )
-        return PriceState(OptimiserStatus.OK, "", import_slots, export_slots, source)
-
-    def _pv_forecast(self, options: Mapping[str, Any], starts: list[datetime]) -> Forecast:
-        entity_id = options[CONF_PV_FORECAST_ENTITY]
-        if not entity_id:
-            return zeros(len(starts), ForecastStatus.NOT_CONFIGURED, "no PV forecast entity")
-        state = self._hass.states.get(entity_id)
-        return pv_forecast_w(
-            None if state is None else state.attributes,
-            starts,
-            dt_util.get_default_time_zone(),
-        )
-
-    async def _async_load_forecast(self, starts: list[datetime], *, add_pv: bool) -> Forecast:
-        """The load per slot from the recorder's last 7 days; zero when there is no history."""
-        now = dt_util.utcnow()
-        key = self._load_profile_key
-        if key is None or key[1] != add_pv or now - key[0] > LOAD_PROFILE_MAX_AGE:
-            self._load_profile_key = (now, add_pv)
-            self._load_profile, self._load_detail = await self._async_query_load(now, add_pv)
-        if self._load_profile is None:
-            return zeros(len(starts), ForecastStatus.NO_DATA, self._load_detail)
-        return Forecast(
-            load_forecast_w(self._load_profile, starts, dt_util.get_default_time_zone()),
-            ForecastStatus.OK,
-            self._load_detail,
-        )
-
-    async def _async_query_load(
-        self, now: datetime, add_pv: bool
-    ) -> tuple[tuple[float, ...] | None, str]:
-        if "recorder" not in self._hass.config.components:
-            return None, "the recorder is not running"
-        coordinator = self._coordinator
-        sources = find_load_sources(
-            self._hass, coordinator.p1_device.serial, coordinator.battery_info.serial
-        )
-        if sources is None:
-            return None, "the grid power sensor is not registered"
-        try:
-            profile = await async_load_profile(self._hass, sources, add_pv=add_pv, now=now)
-        except HomeAssistantError as err:
-            return None, f"recorder statistics unavailable: {err}"
-        if profile is None:
-            return None, f"no statistics of {sources.grid_power} yet"
-        return profile, f"7-day statistics of {sources.grid_power}"
-
-    # -- price entities --------------------------------------------------------------------
-
-    def _watch_price_entities(self, options: Mapping[str, Any]) -> None:
-        """Follow the configured price entities' state changes (re-subscribed on change)."""
-        wanted = _price_entity_ids(options)
-        if wanted == set(self._readers) and (self._unsub_prices is not None or not wanted):
-            return
-        self._unsubscribe_prices()
-        self._readers = {
-            entity_id: self._readers.get(entity_id) or PriceEntityReader(self._hass, entity_id)
-            for entity_id in wanted
-        }
-        if wanted:
-            self._unsub_prices = async_track_state_change_event(
-                self._hass, sorted(wanted), self._handle_price_change
-            )
-
     @callback
-    def _unsubscribe_prices(self) -> None:
-        if self._unsub_prices is not None:
-            self._unsub_prices()
-            self._unsub_prices = None
-
-    @callback
-    def _handle_price_change(self, event: Event[EventStateChangedData]) -> None:
+    def _handle_price_change(self) -> None:
         self._schedule_replan(only_if_prices_changed=True)
 
     @callback
@@ -494,9 +286,9 @@ class Optimiser:
         if not self.enabled or self._closed:
             return
         options = self._options()
-        if _price_entity_ids(options) != set(self._readers):
+        if price_entity_ids(options) != self._inputs.watched:
             # The price entities changed in the options.
-            self._watch_price_entities(options)
+            self._inputs.watch_price_entities(options)
             self._schedule_replan()
         # A failed poll (both devices down) leaves the previous data in place: never act on it.
         data = self._coordinator.data if self._coordinator.last_update_success else None
@@ -739,29 +531,11 @@ class Optimiser:
         return entry_options(self._entry)
 
 
-def _effective(slots: tuple[PriceSlot, ...], options: Mapping[str, Any]) -> tuple[PriceSlot, ...]:
-    return effective_import_prices(
-        slots,
-        markup_eur_per_kwh=float(options[CONF_IMPORT_MARKUP]),
-        energy_tax_eur_per_kwh=float(options[CONF_ENERGY_TAX]),
-        vat_percent=float(options[CONF_VAT_PERCENT]),
-        includes_taxes=bool(options[CONF_PRICES_INCLUDE_TAXES]),
-    )
-
-
 def _planner_floor_percent(options: Mapping[str, Any], battery: BatterySnapshot) -> float:
     """The SOC floor for planning; below the max SOC, so a backup SOC of 100 % still plans."""
     floor = soc_floor_percent(float(options[CONF_MIN_SOC]), battery.backup_soc_percent)
     # The planner needs a window of at least 1 point; the shaver still stops at the real floor.
     return min(floor, float(options[CONF_MAX_SOC]) - 1)
-
-
-def _price_entity_ids(options: Mapping[str, Any]) -> set[str]:
-    return {
-        entity_id
-        for entity_id in (options[CONF_PRICE_ENTITY], options[CONF_EXPORT_PRICE_ENTITY])
-        if entity_id
-    }
 
 
 def _price_at(slots: tuple[PriceSlot, ...], quarter: datetime) -> float | None:

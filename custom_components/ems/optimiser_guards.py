@@ -72,11 +72,10 @@ class AppChangeWatch:
 
     def changed_outside(self, polled: WorkingMode | None, last_write: ModeWrite | None) -> bool:
         """Whether this poll's 7101 (`polled`) shows a change that ems did not write."""
-        if last_write != self._seen_write:
+        if last_write is not None and last_write != self._seen_write:
             self._seen_write = last_write
-            if last_write is not None:
-                self._expected = last_write[1]
-                self._lag_polls_left = MODE_REPORT_LAG_POLLS
+            self._expected = last_write[1]
+            self._lag_polls_left = MODE_REPORT_LAG_POLLS
         if polled is None:
             return False  # 7101 missing from this reply: nothing to compare
         if self._expected is None or polled is self._expected:

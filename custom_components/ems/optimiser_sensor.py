@@ -15,6 +15,7 @@ from homeassistant.components.sensor import (
 from homeassistant.helpers.entity import Entity
 from homeassistant.util import dt as dt_util
 
+from .active_plan import planned_action, schedule_attribute
 from .const import (
     CONF_ENERGY_TAX,
     CONF_EXPORT_PRICE_ENTITY,
@@ -26,8 +27,9 @@ from .const import (
 )
 from .coordinator import EmsConfigEntry
 from .entity import battery_device_info
-from .optimiser import Optimiser, OptimiserStatus, planned_action, schedule_attribute
+from .optimiser import Optimiser
 from .options import entry_options
+from .plan_inputs import OptimiserStatus
 
 PLAN_OPTIONS = ["charge", "discharge", "idle"]
 

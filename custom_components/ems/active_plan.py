@@ -1,0 +1,69 @@
+"""The plan the optimiser follows, and how the plan sensor shows it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+import json
+from typing import Any, Final
+
+from .forecast import Forecast
+from .planner import Plan
+from .prices import SLOT, PriceHorizon, quarter_start
+
+# The schedule leaves room for the other attributes within Home Assistant's 16 KB per state.
+SCHEDULE_MAX_BYTES: Final = 14_000
+
+
+@dataclass(frozen=True, slots=True)
+class ActivePlan:
+    """A plan with what it was made from."""
+
+    plan: Plan
+    start: datetime
+    horizon: PriceHorizon
+    created: datetime
+    load: Forecast
+    pv: Forecast
+
+    def slot_index(self, now: datetime) -> int | None:
+        """The plan's slot for `now`, None outside the plan."""
+        index = int((quarter_start(now) - self.start) / SLOT)
+        return index if 0 <= index < len(self.plan.slots) else None
+
+    def planned_soc_percent(self, index: int, now: datetime) -> float:
+        """The plan's SOC at `now` (in slot `index`), interpolated within the slot."""
+        slot = self.plan.slots[index]
+        fraction = (now - (self.start + index * SLOT)) / SLOT
+        return slot.soc_percent_start + (slot.soc_percent_end - slot.soc_percent_start) * fraction
+
+
+def schedule_attribute(active: ActivePlan, now: datetime) -> list[dict[str, Any]]:
+    """The plan from the current slot on, rounded, as long as it fits in SCHEDULE_MAX_BYTES."""
+    first = active.slot_index(now) or 0
+    entries: list[dict[str, Any]] = []
+    size = 2  # the list's brackets
+    for index in range(first, len(active.plan.slots)):
+        slot = active.plan.slots[index]
+        entry = {
+            "start": (active.start + index * SLOT).isoformat(),
+            "charge_w": round(slot.charge_w),
+            "discharge_w": round(slot.discharge_w),
+            "soc_percent_end": round(slot.soc_percent_end, 1),
+            "import_price": round(active.horizon.import_eur_per_kwh[index], 4),
+            "export_price": round(active.horizon.export_eur_per_kwh[index], 4),
+        }
+        size += len(json.dumps(entry, separators=(",", ":"))) + 1
+        if size > SCHEDULE_MAX_BYTES:
+            break
+        entries.append(entry)
+    return entries
+
+
+def planned_action(charge_w: float, discharge_w: float) -> str:
+    """`charge`, `discharge` or `idle`."""
+    if charge_w > 0:
+        return "charge"
+    if discharge_w > 0:
+        return "discharge"
+    return "idle"

@@ -1,0 +1,213 @@
+"""What the optimiser plans with: the price entities, the PV forecast and the house's load."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final
+
+from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.event import async_track_state_change_event
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_ENERGY_TAX,
+    CONF_EXPORT_PRICE_ENTITY,
+    CONF_EXPORT_USES_EFFECTIVE_PRICE,
+    CONF_IMPORT_MARKUP,
+    CONF_PRICE_ENTITY,
+    CONF_PRICES_INCLUDE_TAXES,
+    CONF_PV_FORECAST_ENTITY,
+    CONF_VAT_PERCENT,
+)
+from .coordinator import EmsCoordinator
+from .forecast import (
+    Forecast,
+    ForecastStatus,
+    async_load_profile,
+    find_load_sources,
+    load_forecast_w,
+    pv_forecast_w,
+    zeros,
+)
+from .price_source import PriceEntityReader, PriceReading, PriceStatus
+from .prices import PriceSlot, effective_import_prices, is_stale
+
+LOAD_PROFILE_MAX_AGE: Final = timedelta(hours=1)
+
+
+class OptimiserStatus(StrEnum):
+    """What the optimiser is doing (the status sensor's state)."""
+
+    OFF = "off"
+    OK = "ok"
+    DRY_RUN = "dry_run"
+    NO_PRICES = "no_prices"
+    STALE_PRICES = "stale_prices"
+    PEAK_ONLY = "peak_only"
+    DEVICE_UNAVAILABLE = "device_unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class PriceState:
+    """The prices the last plan was (or could not be) made with."""
+
+    status: OptimiserStatus  # OK, NO_PRICES, STALE_PRICES or PEAK_ONLY
+    detail: str = ""
+    import_slots: tuple[PriceSlot, ...] = ()  # effective import prices
+    export_slots: tuple[PriceSlot, ...] = ()
+    source: str | None = None
+
+
+class PlanInputs:
+    """Reads the configured price entities (and follows their changes) and the forecasts."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        coordinator: EmsCoordinator,
+        on_price_change: Callable[[], None],
+    ) -> None:
+        """Read nothing yet; `watch_price_entities` subscribes to the price entities."""
+        self._hass = hass
+        self._coordinator = coordinator
+        self._on_price_change = on_price_change
+        self._readers: dict[str, PriceEntityReader] = {}
+        self._unsub_prices: CALLBACK_TYPE | None = None
+        self._load_profile: tuple[float, ...] | None = None
+        self._load_profile_key: tuple[datetime, bool] | None = None
+        self._load_detail = ""
+
+    @property
+    def watched(self) -> set[str]:
+        """The price entities followed now."""
+        return set(self._readers)
+
+    # -- prices ----------------------------------------------------------------------------
+
+    async def async_read_prices(self, options: Mapping[str, Any], now: datetime) -> PriceState:
+        """The effective import and the export prices, or why there are none."""
+        import_id = options[CONF_PRICE_ENTITY]
+        if not import_id:
+            return PriceState(OptimiserStatus.PEAK_ONLY, "no price entity configured")
+        export_id = options[CONF_EXPORT_PRICE_ENTITY]
+        readings: list[PriceReading] = []
+        for entity_id in dict.fromkeys((import_id, export_id or import_id)):
+            reader = self._readers.setdefault(entity_id, PriceEntityReader(self._hass, entity_id))
+            readings.append(await reader.async_read(now))
+        for reading in readings:
+            if reading.status is not PriceStatus.OK:
+                return PriceState(
+                    OptimiserStatus.NO_PRICES, f"{reading.entity_id}: {reading.detail}"
+                )
+        import_slots = _effective(readings[0].slots, options)
+        export_slots = readings[-1].slots
+        if options[CONF_EXPORT_USES_EFFECTIVE_PRICE]:
+            export_slots = _effective(export_slots, options)
+        source = None if readings[0].source is None else str(readings[0].source)
+        for reading in readings:
+            if is_stale(reading.slots, now=now):
+                return PriceState(
+                    OptimiserStatus.STALE_PRICES,
+                    f"{reading.entity_id}: no price for the current quarter",
+                    import_slots,
+                    export_slots,
+                    source,
+                )
+        return PriceState(OptimiserStatus.OK, "", import_slots, export_slots, source)
+
+    def watch_price_entities(self, options: Mapping[str, Any]) -> None:
+        """Follow the configured price entities' state changes (re-subscribed on change)."""
+        wanted = price_entity_ids(options)
+        if wanted == set(self._readers) and (self._unsub_prices is not None or not wanted):
+            return
+        self.unsubscribe()
+        self._readers = {
+            entity_id: self._readers.get(entity_id) or PriceEntityReader(self._hass, entity_id)
+            for entity_id in wanted
+        }
+        if wanted:
+            self._unsub_prices = async_track_state_change_event(
+                self._hass, sorted(wanted), self._handle_price_change
+            )
+
+    @callback
+    def unsubscribe(self) -> None:
+        """Stop following the price entities."""
+        if self._unsub_prices is not None:
+            self._unsub_prices()
+            self._unsub_prices = None
+
+    @callback
+    def _handle_price_change(self, event: Event[EventStateChangedData]) -> None:
+        self._on_price_change()
+
+    # -- forecasts -------------------------------------------------------------------------
+
+    def pv_forecast(self, options: Mapping[str, Any], starts: list[datetime]) -> Forecast:
+        """PV per slot from the configured forecast entity; zero without one."""
+        entity_id = options[CONF_PV_FORECAST_ENTITY]
+        if not entity_id:
+            return zeros(len(starts), ForecastStatus.NOT_CONFIGURED, "no PV forecast entity")
+        state = self._hass.states.get(entity_id)
+        return pv_forecast_w(
+            None if state is None else state.attributes,
+            starts,
+            dt_util.get_default_time_zone(),
+        )
+
+    async def async_load_forecast(self, starts: list[datetime], *, add_pv: bool) -> Forecast:
+        """The load per slot from the recorder's last 7 days; zero when there is no history."""
+        now = dt_util.utcnow()
+        key = self._load_profile_key
+        if key is None or key[1] != add_pv or now - key[0] > LOAD_PROFILE_MAX_AGE:
+            self._load_profile_key = (now, add_pv)
+            self._load_profile, self._load_detail = await self._async_query_load(now, add_pv)
+        if self._load_profile is None:
+            return zeros(len(starts), ForecastStatus.NO_DATA, self._load_detail)
+        return Forecast(
+            load_forecast_w(self._load_profile, starts, dt_util.get_default_time_zone()),
+            ForecastStatus.OK,
+            self._load_detail,
+        )
+
+    async def _async_query_load(
+        self, now: datetime, add_pv: bool
+    ) -> tuple[tuple[float, ...] | None, str]:
+        if "recorder" not in self._hass.config.components:
+            return None, "the recorder is not running"
+        coordinator = self._coordinator
+        sources = find_load_sources(
+            self._hass, coordinator.p1_device.serial, coordinator.battery_info.serial
+        )
+        if sources is None:
+            return None, "the grid power sensor is not registered"
+        try:
+            profile = await async_load_profile(self._hass, sources, add_pv=add_pv, now=now)
+        except HomeAssistantError as err:
+            return None, f"recorder statistics unavailable: {err}"
+        if profile is None:
+            return None, f"no statistics of {sources.grid_power} yet"
+        return profile, f"7-day statistics of {sources.grid_power}"
+
+
+def price_entity_ids(options: Mapping[str, Any]) -> set[str]:
+    """The configured import and export price entities."""
+    return {
+        entity_id
+        for entity_id in (options[CONF_PRICE_ENTITY], options[CONF_EXPORT_PRICE_ENTITY])
+        if entity_id
+    }
+
+
+def _effective(slots: tuple[PriceSlot, ...], options: Mapping[str, Any]) -> tuple[PriceSlot, ...]:
+    return effective_import_prices(
+        slots,
+        markup_eur_per_kwh=float(options[CONF_IMPORT_MARKUP]),
+        energy_tax_eur_per_kwh=float(options[CONF_ENERGY_TAX]),
+        vat_percent=float(options[CONF_VAT_PERCENT]),
+        includes_taxes=bool(options[CONF_PRICES_INCLUDE_TAXES]),
+    )
