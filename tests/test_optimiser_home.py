@@ -17,6 +17,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ems.const import CONF_MIN_SOC, CONF_PRICE_ENTITY
+from custom_components.ems.devices.errors import DeviceTimeoutError
+from custom_components.ems.devices.indevolt import WorkingMode
 from ems_simulator import Simulator, model
 
 from .conftest import SIM_START, FakeClock
@@ -356,3 +358,37 @@ async def test_without_usable_readings_for_a_minute_the_battery_goes_back_to_sel
     await poll(hass, entry, sim_clock, freezer, times=2)
     assert sim.model.mode == model.MODE_REALTIME
     assert sim.model.battery_w == pytest.approx(-2400)
+
+
+async def test_a_mode_switch_whose_reply_was_lost_is_not_an_app_change(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sim: Simulator = running_simulator.simulator
+    monkeypatch.setattr(model, "house_load_w", lambda tick, hour: 300.0)
+    await switch(hass, SWITCH, True)
+    await poll(hass, entry, sim_clock, freezer, times=2)
+    indevolt = entry.runtime_data.coordinator.indevolt
+    switch_mode = indevolt.set_working_mode
+
+    async def lost_reply(mode: WorkingMode) -> None:
+        await switch_mode(mode)  # the battery switches ...
+        raise DeviceTimeoutError("timed out")  # ... but ems never hears so
+
+    monkeypatch.setattr(indevolt, "set_working_mode", lost_reply)
+    monkeypatch.setattr(model, "house_load_w", lambda tick, hour: 6000.0)
+    await poll(hass, entry, sim_clock, freezer)  # the shave's 47005 = 4 "fails"
+    assert sim.model.mode == model.MODE_REALTIME
+    monkeypatch.setattr(indevolt, "set_working_mode", switch_mode)
+    await poll(hass, entry, sim_clock, freezer)  # 7101 = 4, not written as far as ems knows
+    optimiser = entry.runtime_data.optimiser
+    assert optimiser.enabled
+    await poll(hass, entry, sim_clock, freezer, times=3)
+    assert optimiser.enabled
+    assert sim.model.mode == model.MODE_REALTIME
+    assert sim.model.battery_w < -1500  # shaving after the back-off
