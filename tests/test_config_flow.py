@@ -223,6 +223,20 @@ async def test_zeroconf_known_meter_updates_host(
     assert mock_config_entry.data[CONF_P1_HOST] == "127.0.0.1"
 
 
+async def test_zeroconf_replaces_a_damaged_stored_address(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, socket_enabled: None
+) -> None:
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry, data={**mock_config_entry.data, CONF_P1_HOST: "bad host!"}
+    )
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_zeroconf(8081)
+    )
+    assert result["reason"] == "already_configured"
+    assert mock_config_entry.data[CONF_P1_HOST] == "127.0.0.1:8081"
+
+
 @pytest.mark.parametrize(
     ("properties", "reason"),
     [

@@ -77,24 +77,33 @@ async def test_command_waiting_for_the_lock_does_not_run_after_unload(
     assert sim.model.mode == 1
 
 
+@pytest.mark.parametrize("removed", [False, True], ids=["unload", "remove"])
 async def test_unload_waits_for_a_command_in_flight_then_restores(
     hass: HomeAssistant,
+    *,
     init_integration: MockConfigEntry,
     controller: BatteryController,
     sim: Simulator,
     hass_storage: dict[str, Any],
+    removed: bool,
 ) -> None:
     sim.indevolt_faults.latency_s = 0.2
     sim.requests.clear()
     charge = asyncio.ensure_future(controller.async_charge(1000, 90))
     await until(lambda: writes(sim))  # 47005 = [4] is on its way
 
-    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    if removed:  # the record is deleted: nothing could restore the battery later
+        await hass.config_entries.async_remove(init_integration.entry_id)
+    else:
+        assert await hass.config_entries.async_unload(init_integration.entry_id)
     await charge
     await hass.async_block_till_done()
     assert writes(sim) == [(47005, [4]), (47015, [1, 1000, 90]), (47005, [1])]
     assert sim.model.mode == 1
-    assert stored(hass_storage, init_integration) is None
+    key = storage_key(init_integration.entry_id)
+    assert (
+        (key not in hass_storage) if removed else (stored(hass_storage, init_integration) is None)
+    )
 
 
 async def test_cancelled_write_may_have_switched(

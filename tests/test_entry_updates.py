@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from ipaddress import ip_address
 
 from homeassistant.config_entries import SOURCE_ZEROCONF, ConfigEntryState
@@ -16,6 +17,7 @@ from custom_components.ems.const import (
     CONF_INDEVOLT_HOST,
     CONF_INDEVOLT_PASSWORD,
     CONF_P1_HOST,
+    CONF_POLL_INTERVAL,
     DOMAIN,
 )
 from ems_simulator import RunningSimulator, Simulator, serve
@@ -147,6 +149,28 @@ async def test_reconfigure_of_a_loaded_entry_applies_in_place(
     assert init_integration.runtime_data.coordinator is coordinator
     assert coordinator.p1.port == moved_simulator.p1_port
     assert writes(sim) == []
+    assert DEPRECATION not in caplog.text
+
+
+async def test_options_of_a_loaded_entry_apply_in_place(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    sim: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    coordinator = init_integration.runtime_data.coordinator
+    await call(hass, "charge", power=1000, target_soc=90)
+    sim.requests.clear()
+    result = await hass.config_entries.options.async_init(init_integration.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**init_integration.options, CONF_POLL_INTERVAL: 9}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert init_integration.runtime_data.coordinator is coordinator
+    assert coordinator.update_interval == timedelta(seconds=9)
+    assert writes(sim) == []
+    assert sim.model.mode == 4
     assert DEPRECATION not in caplog.text
 
 

@@ -8,6 +8,7 @@ from unittest.mock import patch
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+import probatio
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -350,6 +351,16 @@ async def test_whole_numbers_in_any_form_are_accepted(
     sim.requests.clear()
     await call(hass, "charge", power=1000.0, target_soc="90", duration=" 30 ")
     assert writes(sim) == [(47005, [4]), (47015, [1, 1000, 90])]
+
+
+@pytest.mark.parametrize("power", ["abc", True, [1000], None])
+async def test_not_a_number_is_a_schema_error(
+    hass: HomeAssistant, init_integration: MockConfigEntry, sim: Simulator, power: object
+) -> None:
+    sim.requests.clear()
+    with pytest.raises(probatio.Invalid):
+        await call(hass, "charge", power=power)
+    assert [r for r in sim.requests if r.device == "indevolt"] == []
 
 
 async def test_not_a_whole_number_message_is_translated(

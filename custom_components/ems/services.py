@@ -104,13 +104,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
 
 async def _charge(controller: BatteryController, call: ServiceCall) -> None:
     await controller.async_charge(
-        _required_whole(call, ATTR_POWER), _whole(call, ATTR_TARGET_SOC), duration=_duration(call)
+        _power(call), _whole(call, ATTR_TARGET_SOC), duration=_duration(call)
     )
 
 
 async def _discharge(controller: BatteryController, call: ServiceCall) -> None:
     await controller.async_discharge(
-        _required_whole(call, ATTR_POWER), _whole(call, ATTR_TARGET_SOC), duration=_duration(call)
+        _power(call), _whole(call, ATTR_TARGET_SOC), duration=_duration(call)
     )
 
 
@@ -126,20 +126,22 @@ async def _restore_auto_mode(controller: BatteryController, call: ServiceCall) -
     await controller.async_restore_auto_mode()
 
 
-def _whole(call: ServiceCall, field: str) -> int | None:
-    """The whole number in `field`; 1000.7 is refused rather than silently truncated."""
-    value: int | float | None = call.data.get(field)
-    if value is None or isinstance(value, int):
+def _whole_number(field: str, value: float) -> int:
+    """`value` as an int; 1000.7 is refused rather than silently truncated."""
+    if isinstance(value, int):
         return value
     if not value.is_integer():  # also NaN and infinity
         _raise("not_a_whole_number", field=field, value=str(value))
     return int(value)
 
 
-def _required_whole(call: ServiceCall, field: str) -> int:
-    value = _whole(call, field)
-    assert value is not None  # the schema requires the field
-    return value
+def _whole(call: ServiceCall, field: str) -> int | None:
+    value: int | float | None = call.data.get(field)
+    return None if value is None else _whole_number(field, value)
+
+
+def _power(call: ServiceCall) -> int:
+    return _whole_number(ATTR_POWER, call.data[ATTR_POWER])
 
 
 def _duration(call: ServiceCall) -> timedelta | None:
