@@ -151,6 +151,8 @@ class ControlStore:
         if self._known and command == self._recorded:
             return
         await self._store.async_save({"command": None if command is None else command.as_dict()})
+        # Noted only once written: after a write cancelled part-way the next one is not
+        # skipped, so a forced battery never goes without its record.
         self._recorded = command
         self._known = True
 
