@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from custom_components.ems.address import parse_address
+from custom_components.ems.address import format_address, parse_address
 
 
 @pytest.mark.parametrize(
@@ -18,6 +18,9 @@ from custom_components.ems.address import parse_address
         ("fe80::1", ("fe80::1", 80)),
         ("[fe80::1]", ("fe80::1", 80)),
         ("[fe80::1]:8080", ("fe80::1", 8080)),
+        ("http://192.168.1.20", ("192.168.1.20", 80)),
+        (" HTTP://192.168.1.20:8081/ ", ("192.168.1.20", 8081)),
+        ("http://[fe80::1]:8080/", ("fe80::1", 8080)),
     ],
 )
 def test_valid_addresses(text: str, expected: tuple[str, int]) -> None:
@@ -40,8 +43,25 @@ def test_valid_addresses(text: str, expected: tuple[str, int]) -> None:
         "a" * 254,
         "host_name",
         ":80",
+        "https://192.168.1.20",
+        "ftp://192.168.1.20:21",
+        "http://192.168.1.20/api",
+        "http://",
+        "http:192.168.1.20",
     ],
 )
 def test_invalid_addresses(text: str) -> None:
     with pytest.raises(ValueError, match="invalid"):
         parse_address(text, 80)
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        (" 192.168.1.20:8081 ", "192.168.1.20:8081"),
+        ("http://192.168.1.20/", "192.168.1.20"),
+        ("Http://p1meter.local:81", "p1meter.local:81"),
+    ],
+)
+def test_address_stored_without_scheme(text: str, stored: str) -> None:
+    assert format_address(text) == stored

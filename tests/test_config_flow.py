@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from ipaddress import ip_address
+import json
+from pathlib import Path
 from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_USER, SOURCE_ZEROCONF
@@ -31,6 +33,8 @@ from ems_simulator import RunningSimulator
 from .conftest import INDEVOLT_SERIAL, P1_SERIAL
 
 pytestmark = pytest.mark.usefixtures("enable_custom_integrations")
+
+TRANSLATIONS = Path(__file__).parents[1] / "custom_components" / "ems" / "translations"
 
 
 @pytest.fixture(autouse=True)
@@ -219,6 +223,20 @@ async def test_zeroconf_known_meter_updates_host(
     assert mock_config_entry.data[CONF_P1_HOST] == "127.0.0.1"
 
 
+async def test_zeroconf_replaces_a_damaged_stored_address(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, socket_enabled: None
+) -> None:
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry, data={**mock_config_entry.data, CONF_P1_HOST: "bad host!"}
+    )
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_zeroconf(8081)
+    )
+    assert result["reason"] == "already_configured"
+    assert mock_config_entry.data[CONF_P1_HOST] == "127.0.0.1:8081"
+
+
 @pytest.mark.parametrize(
     ("properties", "reason"),
     [
@@ -359,3 +377,107 @@ async def test_options_flow_clears_an_optional_entity(
     result = await hass.config_entries.options.async_configure(result["flow_id"], user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert mock_config_entry.options[CONF_PRICE_ENTITY] is None
+
+
+@pytest.mark.parametrize(
+    "p1_host", ["https://1.2.3.4", "ftp://1.2.3.4:8080", "http://1.2.3.4/api", "http://[fe80::1"]
+)
+async def test_url_as_host_is_a_form_error_without_traceback(
+    hass: HomeAssistant, socket_enabled: None, caplog: pytest.LogCaptureFixture, p1_host: str
+) -> None:
+    flow_id = await _start(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_P1_HOST: p1_host, CONF_INDEVOLT_HOST: "127.0.0.1"}
+    )
+    assert result["errors"] == {CONF_P1_HOST: "invalid_host"}
+    assert "Traceback" not in caplog.text
+
+
+async def test_http_scheme_is_accepted_and_stored_without_it(
+    hass: HomeAssistant, running_simulator: RunningSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    flow_id = await _start(hass)
+    hosts = _hosts(running_simulator)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id,
+        {
+            CONF_P1_HOST: f" http://{hosts[CONF_P1_HOST]}/ ",
+            CONF_INDEVOLT_HOST: f"HTTP://{hosts[CONF_INDEVOLT_HOST]}",
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_P1_HOST] == hosts[CONF_P1_HOST]
+    assert result["data"][CONF_INDEVOLT_HOST] == hosts[CONF_INDEVOLT_HOST]
+    assert "Traceback" not in caplog.text
+
+
+def _other_entry(sim: RunningSimulator) -> MockConfigEntry:
+    """An entry of another battery that already has this P1 meter."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="another-battery",
+        data={**_hosts(sim), CONF_P1_SERIAL: P1_SERIAL, CONF_INDEVOLT_SERIAL: "another-battery"},
+    )
+
+
+async def test_user_flow_refuses_a_meter_of_another_entry(
+    hass: HomeAssistant, running_simulator: RunningSimulator
+) -> None:
+    _other_entry(running_simulator).add_to_hass(hass)
+    flow_id = await _start(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, _hosts(running_simulator))
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "p1_already_configured"
+
+
+async def test_zeroconf_for_a_meter_of_another_entry_is_not_offered(
+    hass: HomeAssistant, running_simulator: RunningSimulator
+) -> None:
+    _other_entry(running_simulator).add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_zeroconf(running_simulator.p1_port)
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []
+
+
+async def test_zeroconf_then_typing_a_meter_of_another_entry_is_refused(
+    hass: HomeAssistant, running_simulator: RunningSimulator
+) -> None:
+    _other_entry(running_simulator).add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_ZEROCONF},
+        data=_zeroconf(running_simulator.p1_port, serial="3c39e7000001"),
+    )
+    assert result["step_id"] == "user"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _hosts(running_simulator)
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "p1_already_configured"
+
+
+async def test_reconfigure_onto_a_meter_of_another_entry_is_refused(
+    hass: HomeAssistant, running_simulator: RunningSimulator
+) -> None:
+    _other_entry(running_simulator).add_to_hass(hass)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=INDEVOLT_SERIAL,
+        data={**_hosts(running_simulator), CONF_P1_SERIAL: "3c39e7000001"},
+    )
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _hosts(running_simulator)
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "p1_already_configured"
+
+
+async def test_abort_reasons_are_translated(hass: HomeAssistant) -> None:
+    for language in ("en", "nl"):
+        translations = json.loads((TRANSLATIONS / f"{language}.json").read_text(encoding="utf-8"))
+        assert translations["config"]["abort"]["p1_already_configured"]

@@ -352,3 +352,15 @@ async def test_forget_skipped_when_a_newer_command_took_over(
     await controller._async_forget_changed(WorkingMode.SCHEDULE, old)
     assert controller.forced_command is not None
     assert controller.forced_command.kind is ForcedKind.STOP
+
+
+@pytest.mark.parametrize("duration", [timedelta(seconds=30), timedelta(days=2)])
+async def test_duration_outside_the_window_is_refused(
+    controller: BatteryController, sim: Simulator, duration: timedelta
+) -> None:
+    """The optimiser's calls are checked like the actions' (which check minutes first)."""
+    sim.requests.clear()
+    with pytest.raises(ServiceValidationError) as err:
+        await controller.async_stop(duration=duration, source=CommandSource.OPTIMISER)
+    assert err.value.translation_key == "duration_out_of_range"
+    assert writes(sim) == []

@@ -193,7 +193,7 @@ async def test_remove_entry_deletes_the_record(
     init_integration: MockConfigEntry,
     hass_storage: dict[str, Any],
 ) -> None:
-    await call(hass, "restore_auto_mode")
+    await call(hass, "charge", power=1000)
     assert storage_key(init_integration.entry_id) in hass_storage
     await hass.config_entries.async_remove(init_integration.entry_id)
     await hass.async_block_till_done()
@@ -210,3 +210,27 @@ def test_record_round_trip() -> None:
     )
     assert ForcedCommand.from_dict(command.as_dict()) == command
     assert command.describe() == "stop until 2026-06-21T13:00:00+00:00 (user)"
+
+
+async def test_left_behind_restored_through_the_indevolt_alone(
+    hass: HomeAssistant,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    sim: Simulator,
+    hass_storage: dict[str, Any],
+) -> None:
+    """After a power cut the P1 meter may be down for long: the battery is restored anyway."""
+    sim.model.set_mode(4)
+    hass_storage[storage_key(mock_config_entry.entry_id)] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": storage_key(mock_config_entry.entry_id),
+        "data": {"command": LEFT_BEHIND},
+    }
+    sim.p1_faults.off = True
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert writes(sim) == [(47005, [1])]
+    assert sim.model.mode == 1
+    assert stored(hass_storage, mock_config_entry) is None

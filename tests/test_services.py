@@ -8,6 +8,7 @@ from unittest.mock import patch
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+import probatio
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -284,3 +285,86 @@ async def test_two_entries_need_an_entry_id(
     sim.requests.clear()
     await call(hass, "set_working_mode", mode="schedule", config_entry_id=second.entry_id)
     assert writes(sim) == [(47005, [5])]
+
+
+@pytest.mark.parametrize(
+    ("service", "data", "key", "placeholders"),
+    [
+        ("charge", {"power": 1000, "duration": 10**30}, "duration_out_of_range", None),
+        ("discharge", {"power": 1000, "duration": -(10**30)}, "duration_out_of_range", None),
+        ("stop", {"duration": 10**30}, "duration_out_of_range", None),
+        ("stop", {"duration": 1e300}, "duration_out_of_range", None),
+        ("charge", {"power": 10**30}, "charge_power_out_of_range", None),
+        ("charge", {"power": 1000, "target_soc": 10**30}, "target_soc_out_of_range", None),
+        (
+            "charge",
+            {"power": 1000.7},
+            "not_a_whole_number",
+            {"field": "power", "value": "1000.7"},
+        ),
+        (
+            "discharge",
+            {"power": 1000, "target_soc": 90.9},
+            "not_a_whole_number",
+            {"field": "target_soc", "value": "90.9"},
+        ),
+        (
+            "stop",
+            {"duration": 1.5},
+            "not_a_whole_number",
+            {"field": "duration", "value": "1.5"},
+        ),
+        (
+            "charge",
+            {"power": "1000.5"},
+            "not_a_whole_number",
+            {"field": "power", "value": "1000.5"},
+        ),
+        ("charge", {"power": float("nan")}, "not_a_whole_number", None),
+        ("charge", {"power": float("inf")}, "not_a_whole_number", None),
+    ],
+)
+async def test_bad_numbers_are_validation_errors(
+    hass: HomeAssistant,
+    *,
+    init_integration: MockConfigEntry,
+    sim: Simulator,
+    service: str,
+    data: dict[str, Any],
+    key: str,
+    placeholders: dict[str, str] | None,
+) -> None:
+    sim.requests.clear()
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, service, **data)
+    assert err.value.translation_domain == DOMAIN
+    assert err.value.translation_key == key
+    if placeholders is not None:
+        assert err.value.translation_placeholders == placeholders
+    assert str(err.value)  # the translated message
+    assert [r for r in sim.requests if r.device == "indevolt"] == []
+
+
+async def test_whole_numbers_in_any_form_are_accepted(
+    hass: HomeAssistant, init_integration: MockConfigEntry, sim: Simulator
+) -> None:
+    sim.requests.clear()
+    await call(hass, "charge", power=1000.0, target_soc="90", duration=" 30 ")
+    assert writes(sim) == [(47005, [4]), (47015, [1, 1000, 90])]
+
+
+@pytest.mark.parametrize("power", ["abc", True, [1000], None])
+async def test_not_a_number_is_a_schema_error(
+    hass: HomeAssistant, init_integration: MockConfigEntry, sim: Simulator, power: object
+) -> None:
+    sim.requests.clear()
+    with pytest.raises(probatio.Invalid):
+        await call(hass, "charge", power=power)
+    assert [r for r in sim.requests if r.device == "indevolt"] == []
+
+
+async def test_not_a_whole_number_message_is_translated(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    with pytest.raises(ServiceValidationError, match=r"power must be a whole number, not 1000.7"):
+        await call(hass, "charge", power=1000.7)

@@ -13,7 +13,6 @@ from .const import (
     CONF_INDEVOLT_HOST,
     CONF_INDEVOLT_PASSWORD,
     CONF_P1_HOST,
-    CONF_POLL_INTERVAL,
     CONF_REQUEST_METHOD,
     DOMAIN,
     INDEVOLT_DEFAULT_PORT,
@@ -24,6 +23,7 @@ from .controller import BatteryController
 from .coordinator import EmsConfigEntry, EmsCoordinator, EmsRuntimeData
 from .devices.indevolt import IndevoltClient
 from .devices.p1 import P1Client
+from .entry_update import async_watch_entry_updates
 from .optimiser import Optimiser
 from .options import entry_options
 from .services import async_setup_services
@@ -50,24 +50,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
         method=str(options[CONF_REQUEST_METHOD]),
     )
     coordinator = EmsCoordinator(hass, entry, p1, indevolt)
-    await coordinator.async_config_entry_first_refresh()
     controller = BatteryController(hass, entry, coordinator)
+    # Before the first poll: undoing a command left behind needs the Indevolt only.
+    await controller.async_restore_left_behind()
+    await coordinator.async_config_entry_first_refresh()
     optimiser = Optimiser(hass, entry, coordinator, controller)
     entry.runtime_data = EmsRuntimeData(coordinator, controller, optimiser)
     await controller.async_setup()
     optimiser.async_setup()
-    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    async_watch_entry_updates(entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
-
-
-async def _async_options_updated(hass: HomeAssistant, entry: EmsConfigEntry) -> None:
-    """Apply new options in place: a reload would end a running charge."""
-    coordinator = entry.runtime_data.coordinator
-    options = entry_options(entry)
-    coordinator.indevolt.method = str(options[CONF_REQUEST_METHOD])
-    coordinator.set_poll_interval(float(options[CONF_POLL_INTERVAL]))
-    coordinator.async_update_listeners()
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:

@@ -1,4 +1,9 @@
-"""Parse the addresses a user types: a host name or IP address, optionally with `:port`."""
+"""Parse the addresses a user types: a host name or IP address, optionally with `:port`.
+
+An address copied from a browser (`http://192.168.1.20/`) is accepted: both devices speak
+plain HTTP, so the scheme and a trailing slash say nothing; any other scheme or a path is
+invalid.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,15 @@ from ipaddress import IPv6Address, ip_address
 import re
 
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
+_HTTP_SCHEME = "http://"
+
+
+def format_address(value: str) -> str:
+    """The address as stored: trimmed, without an `http://` prefix or a trailing `/`."""
+    text = value.strip()
+    if text[: len(_HTTP_SCHEME)].lower() == _HTTP_SCHEME:
+        text = text[len(_HTTP_SCHEME) :].removesuffix("/")
+    return text
 
 
 def _is_host(host: str) -> bool:
@@ -23,7 +37,7 @@ def _is_host(host: str) -> bool:
 
 def parse_address(value: str, default_port: int) -> tuple[str, int]:
     """Split `host`, `host:port`, `ipv6` or `[ipv6]:port`; raise ValueError when invalid."""
-    text = value.strip()
+    text = format_address(value)
     host, port = text, default_port
     if text.startswith("["):
         closing = text.find("]")

@@ -8,11 +8,13 @@ from typing import Any, override
 
 from homeassistant.config_entries import (
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     OptionsFlow,
 )
 from homeassistant.core import callback
+from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     TextSelector,
@@ -22,7 +24,7 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import probatio
 
-from .address import parse_address
+from .address import format_address, parse_address
 from .const import (
     CONF_INDEVOLT_HOST,
     CONF_INDEVOLT_PASSWORD,
@@ -159,6 +161,7 @@ class EmsConfigFlow(ConfigFlow, domain=DOMAIN):
             else:
                 await self.async_set_unique_id(devices.battery.serial, raise_on_progress=False)
                 self._abort_if_unique_id_configured()
+                self._abort_if_p1_configured(devices.p1.serial)
                 return self._async_create(user_input, devices)
         suggested = dict(user_input or {})
         if self._discovered_p1_host and CONF_P1_HOST not in suggested:
@@ -168,6 +171,34 @@ class EmsConfigFlow(ConfigFlow, domain=DOMAIN):
             data_schema=self.add_suggested_values_to_schema(_address_schema(), suggested),
             errors=errors,
         )
+
+    def _abort_if_p1_configured(self, p1_serial: str, *, except_entry: str | None = None) -> None:
+        """Abort when another entry has this P1 meter.
+
+        Two entries of one meter would show its readings twice and let two optimisers shave
+        the same peak.
+        """
+        for entry in self._async_current_entries(include_ignore=False):
+            if entry.entry_id != except_entry and entry.data.get(CONF_P1_SERIAL) == p1_serial:
+                raise AbortFlow("p1_already_configured")
+
+    def _async_update_and_finish(
+        self, entry: ConfigEntry, data_updates: Mapping[str, Any], *, reload_if_unchanged: bool
+    ) -> ConfigFlowResult:
+        """Update `entry` without ending what its battery does.
+
+        A loaded entry applies the change itself (its update listener moves the clients in
+        place, and reloads only for a new password); an entry that is not loaded (waiting to
+        retry, or failed) is reloaded to try again, as is a loaded one when
+        `reload_if_unchanged` and nothing changed (re-authentication with the same password).
+        """
+        changed = self.hass.config_entries.async_update_entry(
+            entry, data={**entry.data, **data_updates}
+        )
+        loaded = entry.state is ConfigEntryState.LOADED
+        if not loaded or (reload_if_unchanged and not changed):
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        return self.async_update_and_abort(entry)
 
     def _async_create(
         self, user_input: Mapping[str, Any], devices: ConnectedDevices
@@ -192,9 +223,15 @@ class EmsConfigFlow(ConfigFlow, domain=DOMAIN):
             p1_host = f"{p1_host}:{discovery_info.port}"
         for entry in self._async_current_entries(include_ignore=False):
             if entry.data.get(CONF_P1_SERIAL) == serial:
-                return self.async_update_reload_and_abort(
-                    entry, data_updates={CONF_P1_HOST: p1_host}, reason="already_configured"
-                )
+                # Announced at every start, Wi-Fi reconnect and mDNS refresh: only a new
+                # address changes anything, and it is applied without disturbing the battery.
+                if not _same_address(entry.data[CONF_P1_HOST], p1_host, P1_DEFAULT_PORT):
+                    self.hass.config_entries.async_update_entry(
+                        entry, data={**entry.data, CONF_P1_HOST: p1_host}
+                    )
+                    if entry.state is ConfigEntryState.SETUP_RETRY:
+                        self.hass.config_entries.async_schedule_reload(entry.entry_id)
+                return self.async_abort(reason="already_configured")
         # Keyed on the meter until the battery (the entry's real unique id) is known, so the
         # same meter is offered once.
         await self.async_set_unique_id(f"p1_{serial}")
@@ -218,10 +255,11 @@ class EmsConfigFlow(ConfigFlow, domain=DOMAIN):
             else:
                 await self.async_set_unique_id(devices.battery.serial)
                 self._abort_if_unique_id_mismatch(reason="wrong_device")
+                self._abort_if_p1_configured(devices.p1.serial, except_entry=entry.entry_id)
                 if devices.p1.serial != entry.data.get(CONF_P1_SERIAL):
                     return self.async_abort(reason="wrong_p1_device")
-                return self.async_update_reload_and_abort(
-                    entry, data_updates=_entry_data(merged, devices)
+                return self._async_update_and_finish(
+                    entry, _entry_data(merged, devices), reload_if_unchanged=False
                 )
         suggested = user_input or {
             CONF_P1_HOST: entry.data[CONF_P1_HOST],
@@ -262,11 +300,10 @@ class EmsConfigFlow(ConfigFlow, domain=DOMAIN):
             else:
                 await self.async_set_unique_id(info.serial)
                 self._abort_if_unique_id_mismatch(reason="wrong_device")
-                return self.async_update_reload_and_abort(
+                return self._async_update_and_finish(
                     entry,
-                    data_updates={
-                        CONF_INDEVOLT_PASSWORD: user_input.get(CONF_INDEVOLT_PASSWORD) or None
-                    },
+                    {CONF_INDEVOLT_PASSWORD: user_input.get(CONF_INDEVOLT_PASSWORD) or None},
+                    reload_if_unchanged=True,
                 )
         return self.async_show_form(
             step_id="reauth_confirm",
@@ -292,10 +329,17 @@ def _address_schema(*, with_password: bool = True) -> probatio.Schema:
     return probatio.Schema(schema)
 
 
+def _same_address(stored: str, announced: str, default_port: int) -> bool:
+    try:
+        return parse_address(stored, default_port) == parse_address(announced, default_port)
+    except ValueError:
+        return False
+
+
 def _entry_data(user_input: Mapping[str, Any], devices: ConnectedDevices) -> dict[str, Any]:
     return {
-        CONF_P1_HOST: user_input[CONF_P1_HOST].strip(),
-        CONF_INDEVOLT_HOST: user_input[CONF_INDEVOLT_HOST].strip(),
+        CONF_P1_HOST: format_address(user_input[CONF_P1_HOST]),
+        CONF_INDEVOLT_HOST: format_address(user_input[CONF_INDEVOLT_HOST]),
         CONF_INDEVOLT_PASSWORD: user_input.get(CONF_INDEVOLT_PASSWORD) or None,
         CONF_P1_SERIAL: devices.p1.serial,
         CONF_INDEVOLT_SERIAL: devices.battery.serial,

@@ -8,7 +8,7 @@ without a record.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
@@ -65,6 +65,10 @@ class ForcedCommand:
             text += f" until {self.deadline.isoformat()}"
         return f"{text} ({self.source})"
 
+    def same_as(self, other: ForcedCommand) -> bool:
+        """True when `other` is this command, sent at another time (e.g. re-sent each poll)."""
+        return replace(self, started=other.started) == other
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form for the store."""
         return {
@@ -102,11 +106,18 @@ def _optional_int(value: object) -> int | None:
 
 
 class ControlStore:
-    """Reads and writes one entry's forced-command record (`.storage/ems.control.<entry>`)."""
+    """Reads and writes one entry's forced-command record (`.storage/ems.control.<entry>`).
+
+    A record equal to the one last loaded or written is not written again: the optimiser may
+    re-send the same command every poll, and each write is a file replaced on disk.
+    """
 
     def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
         """Open the store of `entry_id` (nothing is read until `async_load`)."""
         self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, storage_key(entry_id))
+        self._recorded: ForcedCommand | None = None
+        # Unknown until loaded or written: the first save or clear always writes.
+        self._known = False
 
     async def async_load(self) -> ForcedCommand | None:
         """The record left behind, None when there is none.
@@ -114,6 +125,11 @@ class ControlStore:
         A damaged record still means "ems forced the battery": it comes back as a REALTIME
         record so the caller restores self-consumption rather than ignoring it.
         """
+        self._recorded = await self._async_read()
+        self._known = True
+        return self._recorded
+
+    async def _async_read(self) -> ForcedCommand | None:
         data = await self._store.async_load()
         if not data or data.get("command") is None:
             return None
@@ -125,11 +141,20 @@ class ControlStore:
 
     async def async_save(self, command: ForcedCommand) -> None:
         """Record `command` (replacing any earlier record)."""
-        await self._store.async_save({"command": command.as_dict()})
+        await self._async_write(command)
 
     async def async_clear(self) -> None:
         """Forget the record: the battery is no longer forced by ems."""
-        await self._store.async_save({"command": None})
+        await self._async_write(None)
+
+    async def _async_write(self, command: ForcedCommand | None) -> None:
+        if self._known and command == self._recorded:
+            return
+        await self._store.async_save({"command": None if command is None else command.as_dict()})
+        # Noted only once written: after a write cancelled part-way the next one is not
+        # skipped, so a forced battery never goes without its record.
+        self._recorded = command
+        self._known = True
 
     async def async_remove(self) -> None:
         """Delete the file (the entry is being removed)."""

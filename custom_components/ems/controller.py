@@ -220,21 +220,15 @@ class BatteryController:
 
     # -- life cycle ------------------------------------------------------------------------
 
-    async def async_setup(self) -> None:
-        """Load the record, start watching the polls and the stop of Home Assistant.
+    async def async_restore_left_behind(self) -> None:
+        """Load the record; if one was left behind, restore self-consumption now.
 
         A record left behind (crash, power cut, device unreachable at the last stop) means the
-        battery may still be forced: restore self-consumption now (the first poll succeeded,
-        so the device answers), or at the first successful poll if this attempt fails.
+        battery may still be forced. Only the Indevolt is needed for that, so this runs before
+        the first poll: a P1 meter that is still down after a power cut must not keep the
+        battery forced. When this attempt fails, the restore is retried after the first poll
+        the Indevolt answers.
         """
-        self._entry.async_on_unload(
-            self._coordinator.async_add_listener(self._handle_coordinator_update)
-        )
-        self._entry.async_on_unload(
-            self._hass.async_add_shutdown_job(
-                HassJob(self._async_home_assistant_stop, "ems battery restore at stop")
-            )
-        )
         left_behind = await self._store.async_load()
         if left_behind is None:
             return
@@ -246,22 +240,35 @@ class BatteryController:
         self._restore_pending = True
         await self._async_restore("a forced command was left behind", left_behind)
 
+    async def async_setup(self) -> None:
+        """Start watching the polls and the stop of Home Assistant."""
+        self._entry.async_on_unload(
+            self._coordinator.async_add_listener(self._handle_coordinator_update)
+        )
+        self._entry.async_on_unload(
+            self._hass.async_add_shutdown_job(
+                HassJob(self._async_home_assistant_stop, "ems battery restore at stop")
+            )
+        )
+
     async def async_shutdown(self, reason: str) -> None:
         """Stop controlling; give self-consumption back with one attempt of at most ~5 s.
 
         Called when the entry unloads and when Home Assistant stops; a second call does
-        nothing. When the attempt fails, the record stays for the next set-up.
+        nothing. The forced state is read with the battery lock held, so a command in flight
+        is waited for (and undone), and a command still waiting for the lock is refused
+        (`_async_force` checks `_closed` once it holds the lock). When the attempt fails, the
+        record stays for the next set-up.
         """
         if self._closed:
             return
         self._closed = True
         self._cancel_deadline_timer()
-        forced = self._forced
-        if forced is None:
-            return
         try:
-            async with asyncio.timeout(RESTORE_TIMEOUT_S):
-                await self._async_restore(reason, forced)
+            async with asyncio.timeout(RESTORE_TIMEOUT_S), self._coordinator.battery_lock:
+                forced = self._forced
+                if forced is not None:
+                    await self._async_restore_locked(reason, forced)
         except TimeoutError:
             LOGGER.warning(
                 "Could not restore self-consumption mode within %s s (%s); it will be restored "
@@ -289,7 +296,11 @@ class BatteryController:
         self._ensure_open()
         coordinator = self._coordinator
         async with coordinator.battery_lock:
+            # Shutdown may have begun while this command waited for the lock.
+            self._ensure_open()
             previous = self._forced
+            if previous is not None and command.same_as(previous):
+                command = previous  # the same command re-sent: the record stays as it is
             await self._store.async_save(command)
             may_have_switched = False
             try:
@@ -306,6 +317,11 @@ class BatteryController:
             except DeviceError as err:
                 await self._async_command_failed(command, previous, may_have_switched)
                 raise _device_error(err, action) from err
+            except asyncio.CancelledError:
+                # Cancelled mid-write (optimiser switched off, dry run, unload): the request may
+                # have reached the device, so undo it like a failure that may have switched.
+                self._mark_may_have_switched(command)
+                raise
             self._set_forced(command)
         LOGGER.info("Battery: %s", command.describe())
         self._after_command(action, command.source, WorkingMode.REALTIME if always else None)
@@ -317,6 +333,7 @@ class BatteryController:
         self._ensure_open()
         coordinator = self._coordinator
         async with coordinator.battery_lock:
+            self._ensure_open()  # shutdown may have begun while this waited for the lock
             try:
                 await coordinator.indevolt.set_working_mode(mode)
             except DeviceError as err:
@@ -342,19 +359,24 @@ class BatteryController:
     ) -> None:
         """Keep the record true after a failed command (battery lock held)."""
         if may_have_switched:
-            # Real-time mode may be on without the command: undo it as soon as the device
-            # answers (the record of `command` stays for a restart in between).
-            self._cancel_deadline_timer()
-            self._forced = command
-            self._restore_pending = True
-            LOGGER.warning(
-                "The battery may be in real-time mode without its command; self-consumption "
-                "mode will be restored when the Indevolt answers"
-            )
+            self._mark_may_have_switched(command)
         elif previous is not None:
             await self._store.async_save(previous)  # the earlier command still runs
         else:
             await self._store.async_clear()
+
+    def _mark_may_have_switched(self, command: ForcedCommand) -> None:
+        """Real-time mode may be on without `command`: undo it as soon as the device answers.
+
+        The record of `command` stays, for a restart in between (battery lock held).
+        """
+        self._cancel_deadline_timer()
+        self._forced = command
+        self._restore_pending = True
+        LOGGER.warning(
+            "The battery may be in real-time mode without its command; self-consumption "
+            "mode will be restored when the Indevolt answers"
+        )
 
     def _set_forced(self, command: ForcedCommand) -> None:
         self._cancel_deadline_timer()
@@ -389,25 +411,28 @@ class BatteryController:
 
     async def _async_restore(self, reason: str, expected: ForcedCommand) -> None:
         """Write 47005 = [1] if `expected` is still the forced state; log what happened."""
+        async with self._coordinator.battery_lock:
+            if self._forced is expected:  # else a newer command (or restore) took over
+                await self._async_restore_locked(reason, expected)
+
+    async def _async_restore_locked(self, reason: str, expected: ForcedCommand) -> None:
+        """`_async_restore` with the battery lock held and `expected` the forced state."""
         coordinator = self._coordinator
-        async with coordinator.battery_lock:
-            if self._forced is not expected:
-                return  # a newer command (or restore) took over meanwhile
-            try:
-                await coordinator.indevolt.set_working_mode(WorkingMode.SELF_CONSUMED)
-            except DeviceError as err:
-                # Warn once per episode; the retries after each answered poll log at debug.
-                log = LOGGER.debug if self._restore_pending else LOGGER.warning
-                log(
-                    "Could not restore self-consumption mode (%s): %s; retrying after the "
-                    "next poll the Indevolt answers",
-                    reason,
-                    err,
-                )
-                self._restore_pending = True
-                return
-            coordinator.note_working_mode_written(WorkingMode.SELF_CONSUMED)
-            await self._async_forget()
+        try:
+            await coordinator.indevolt.set_working_mode(WorkingMode.SELF_CONSUMED)
+        except DeviceError as err:
+            # Warn once per episode; the retries after each answered poll log at debug.
+            log = LOGGER.debug if self._restore_pending else LOGGER.warning
+            log(
+                "Could not restore self-consumption mode (%s): %s; retrying after the "
+                "next poll the Indevolt answers",
+                reason,
+                err,
+            )
+            self._restore_pending = True
+            return
+        coordinator.note_working_mode_written(WorkingMode.SELF_CONSUMED)
+        await self._async_forget()
         LOGGER.info("Restored self-consumption mode on the Indevolt: %s", reason)
         coordinator.async_update_listeners()
 

@@ -14,7 +14,7 @@ from homeassistant.helpers import config_validation as cv
 import probatio
 
 from .const import DOMAIN
-from .controller import BatteryController
+from .controller import MAX_DURATION, MIN_DURATION, BatteryController
 from .coordinator import EmsConfigEntry
 from .devices.indevolt import WorkingMode
 
@@ -36,19 +36,36 @@ MODE_OPTIONS: Final = {
     "schedule": WorkingMode.SCHEDULE,
 }
 
+
+def _number(value: Any) -> int | float:
+    """A number, or its text. Whether it is whole is checked later, with a translated message."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            value = text
+        try:
+            return float(text)
+        except ValueError:
+            pass
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    raise probatio.Invalid(f"expected a number, not {value!r}")
+
+
 _ENTRY: Final = {probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string}
-# Ranges that depend on the options are checked by the controller, with translated messages.
+# Whole numbers and ranges are checked by the handlers and the controller (the ranges depend on
+# the options), with translated messages.
 _POWER_COMMAND_SCHEMA: Final = probatio.Schema(
     {
         **_ENTRY,
-        probatio.Required(ATTR_POWER): probatio.Coerce(int),
-        probatio.Optional(ATTR_TARGET_SOC): probatio.Coerce(int),
-        probatio.Optional(ATTR_DURATION): probatio.Coerce(int),
+        probatio.Required(ATTR_POWER): _number,
+        probatio.Optional(ATTR_TARGET_SOC): _number,
+        probatio.Optional(ATTR_DURATION): _number,
     }
 )
-_STOP_SCHEMA: Final = probatio.Schema(
-    {**_ENTRY, probatio.Optional(ATTR_DURATION): probatio.Coerce(int)}
-)
+_STOP_SCHEMA: Final = probatio.Schema({**_ENTRY, probatio.Optional(ATTR_DURATION): _number})
 _SET_WORKING_MODE_SCHEMA: Final = probatio.Schema(
     {**_ENTRY, probatio.Required(ATTR_MODE): probatio.In(list(MODE_OPTIONS))}
 )
@@ -87,13 +104,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
 
 async def _charge(controller: BatteryController, call: ServiceCall) -> None:
     await controller.async_charge(
-        call.data[ATTR_POWER], call.data.get(ATTR_TARGET_SOC), duration=_duration(call)
+        _power(call), _whole(call, ATTR_TARGET_SOC), duration=_duration(call)
     )
 
 
 async def _discharge(controller: BatteryController, call: ServiceCall) -> None:
     await controller.async_discharge(
-        call.data[ATTR_POWER], call.data.get(ATTR_TARGET_SOC), duration=_duration(call)
+        _power(call), _whole(call, ATTR_TARGET_SOC), duration=_duration(call)
     )
 
 
@@ -109,9 +126,32 @@ async def _restore_auto_mode(controller: BatteryController, call: ServiceCall) -
     await controller.async_restore_auto_mode()
 
 
+def _whole_number(field: str, value: float) -> int:
+    """`value` as an int; 1000.7 is refused rather than silently truncated."""
+    if isinstance(value, int):
+        return value
+    if not value.is_integer():  # also NaN and infinity
+        _raise("not_a_whole_number", field=field, value=str(value))
+    return int(value)
+
+
+def _whole(call: ServiceCall, field: str) -> int | None:
+    value: int | float | None = call.data.get(field)
+    return None if value is None else _whole_number(field, value)
+
+
+def _power(call: ServiceCall) -> int:
+    return _whole_number(ATTR_POWER, call.data[ATTR_POWER])
+
+
 def _duration(call: ServiceCall) -> timedelta | None:
-    minutes: int | None = call.data.get(ATTR_DURATION)
-    return None if minutes is None else timedelta(minutes=minutes)
+    minutes = _whole(call, ATTR_DURATION)
+    if minutes is None:
+        return None
+    # Checked before building the timedelta, which overflows for a huge number of minutes.
+    if not MIN_DURATION.total_seconds() <= minutes * 60 <= MAX_DURATION.total_seconds():
+        _raise("duration_out_of_range", duration=str(minutes))
+    return timedelta(minutes=minutes)
 
 
 def _controller(hass: HomeAssistant, call: ServiceCall) -> BatteryController:

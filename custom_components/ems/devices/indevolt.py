@@ -360,9 +360,7 @@ class IndevoltClient:
     ) -> None:
         """Remember where the device is; nothing is sent until a method is called."""
         self._session = session
-        self._base = URL.build(scheme="http", host=host, port=port)
-        self.host = host
-        self.port = port
+        self.set_address(host, port)
         self.method = method
         self.timeout_s = timeout_s
         # One middleware per client: it keeps the nonce of the last challenge, so later requests
@@ -370,6 +368,12 @@ class IndevoltClient:
         self._middlewares = (
             (aiohttp.DigestAuthMiddleware(DIGEST_USER, password),) if password else None
         )
+
+    def set_address(self, host: str, port: int) -> None:
+        """Send the next requests to `host`:`port` (the device moved; nothing is sent now)."""
+        self._base = URL.build(scheme="http", host=host, port=port)
+        self.host = host
+        self.port = port
 
     @property
     def method(self) -> str:

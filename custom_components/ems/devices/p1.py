@@ -166,10 +166,14 @@ class P1Client:
     ) -> None:
         """Remember where the meter is; nothing is sent until a method is called."""
         self._session = session
+        self.set_address(host, port)
+        self.timeout_s = timeout_s
+
+    def set_address(self, host: str, port: int) -> None:
+        """Send the next requests to `host`:`port` (the meter moved; nothing is sent now)."""
         self._base = URL.build(scheme="http", host=host, port=port)
         self.host = host
         self.port = port
-        self.timeout_s = timeout_s
 
     async def get_device(self) -> P1Device:
         """Read the meter's identity (`GET /api`)."""
