@@ -24,6 +24,7 @@ import json
 import math
 from typing import Any, Final
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_track_state_change_event, async_track_utc_time_change
@@ -48,7 +49,7 @@ from .const import (
 )
 from .control_store import CommandSource
 from .controller import BatteryController, ManualOverride
-from .coordinator import EmsConfigEntry, EmsCoordinator
+from .coordinator import EmsCoordinator
 from .forecast import (
     Forecast,
     ForecastStatus,
@@ -173,7 +174,7 @@ class Optimiser:
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: EmsConfigEntry,
+        entry: ConfigEntry,
         coordinator: EmsCoordinator,
         controller: BatteryController,
     ) -> None:
@@ -425,9 +426,7 @@ class Optimiser:
         if "recorder" not in self._hass.config.components:
             return None, "the recorder is not running"
         coordinator = self._coordinator
-        sources = find_load_sources(
-            self._hass, coordinator.p1_device.serial, coordinator.battery_info.serial
-        )
+        sources = find_load_sources(self._hass, coordinator.p1_serial, coordinator.battery_serial)
         if sources is None:
             return None, "the grid power sensor is not registered"
         try:

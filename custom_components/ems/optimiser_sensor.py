@@ -24,10 +24,10 @@ from .const import (
     CONF_PRICES_INCLUDE_TAXES,
     CONF_VAT_PERCENT,
 )
-from .coordinator import EmsConfigEntry
 from .entity import battery_device_info
 from .optimiser import Optimiser, OptimiserStatus, planned_action, schedule_attribute
 from .options import entry_options
+from .runtime_data import EmsConfigEntry
 
 PLAN_OPTIONS = ["charge", "discharge", "idle"]
 
@@ -43,7 +43,7 @@ class OptimiserEntity(Entity):
         runtime = entry.runtime_data
         self.optimiser: Optimiser = runtime.optimiser
         self._entry = entry
-        self._attr_unique_id = f"{entry.unique_id}_{key}"
+        self._attr_unique_id = f"{runtime.coordinator.battery_serial}_{key}"
         self._attr_device_info = battery_device_info(runtime.coordinator)
 
     @override
