@@ -71,7 +71,7 @@ def _rekey_entity(
 
 
 def _rekey_battery_device(registry: dr.DeviceRegistry, entry_id: str, battery_id: str) -> None:
-    if registry.async_get_device(identifiers={(DOMAIN, battery_id)}) is not None:
+    if registry.async_get_device_by_identifier((DOMAIN, battery_id), entry_id) is not None:
         return
     for device in dr.async_entries_for_config_entry(registry, entry_id):
         if device.manufacturer == "Indevolt":
