@@ -219,3 +219,17 @@ async def test_slow_device_does_not_stretch_the_cadence(
     gaps = [later - earlier for earlier, later in itertools.pairwise(p1_times)]
     assert len(gaps) >= 3
     assert statistics.median(gaps) < 1.3, gaps
+
+
+async def test_a_cancelled_read_is_not_a_device_failure(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A cancelled read abandons the epoch (nothing published); the P1 is not "unavailable"."""
+    coordinator = init_integration.runtime_data.coordinator
+    before = coordinator.data
+    with patch.object(coordinator.p1, "get_data", side_effect=asyncio.CancelledError):
+        await coordinator.async_refresh()
+    assert coordinator.data is before
+    assert "is unavailable" not in caplog.text

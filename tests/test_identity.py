@@ -146,3 +146,33 @@ async def test_different_battery_after_a_dead_start_is_refused(
     assert _issue(hass, entry) is not None
     assert not [r for r in simulator.requests if r.device == "indevolt" and "GetData" in r.path]
     assert _writes(running_simulator) == []
+
+
+async def test_migration_leaves_a_duplicate_and_other_entities_alone(
+    hass: HomeAssistant,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """A `_2` duplicate from a fallback serial cannot take the original's id: the original keeps
+    its entity id and history; entities that were never serial-keyed are not touched."""
+    entry = mock_config_entry
+    entry.add_to_hass(hass)
+    original = entity_registry.async_get_or_create(
+        "sensor", DOMAIN, f"{INDEVOLT_SERIAL}_6002", config_entry=entry
+    )
+    duplicate = entity_registry.async_get_or_create(
+        "sensor", DOMAIN, "7C3E82EF997F_6002", config_entry=entry
+    )
+    select = entity_registry.async_get_or_create(
+        "select", DOMAIN, f"{INDEVOLT_SERIAL}_working_mode", config_entry=entry
+    )
+    status = entity_registry.async_get_or_create(
+        "sensor", DOMAIN, f"{INDEVOLT_SERIAL}_optimiser_status", config_entry=entry
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entity_registry.async_get(original.entity_id).unique_id == original.unique_id
+    assert entity_registry.async_get(duplicate.entity_id).unique_id == duplicate.unique_id
+    assert entity_registry.async_get(select.entity_id).unique_id == select.unique_id
+    assert entity_registry.async_get(status.entity_id).unique_id == status.unique_id

@@ -10,7 +10,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 import time
-from typing import override
+from typing import cast, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
@@ -291,10 +291,12 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
             self._available[key] = False
             if isinstance(result, DeviceError | DifferentBatteryError):
                 LOGGER.warning("%s is unavailable: %s", name, error)
-            elif isinstance(result, Exception):
+            else:
                 # A bug or a reply the client choked on: one line, the traceback for debugging.
                 LOGGER.error("%s is unavailable: %s", name, error)
-                LOGGER.debug("Traceback of the failed read of %s", name, exc_info=result)
+                LOGGER.debug(
+                    "Traceback of the failed read of %s", name, exc_info=cast(Exception, result)
+                )
         elif error is None and not self._available[key]:
             self._available[key] = True
             LOGGER.info("%s is available again", name)

@@ -32,9 +32,7 @@ _P1_KEYS: Final = sorted((description.key for description in P1_SENSORS), key=le
 
 
 async def async_migrate(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """Migrate `entry` to the current version; False for a version this code does not know."""
-    if entry.version > 1:
-        return False
+    """Migrate `entry` to the current minor version (Home Assistant refuses a newer major)."""
     if entry.minor_version < CURRENT_MINOR_VERSION:
         battery_id = entry.unique_id or str(entry.data[CONF_INDEVOLT_SERIAL])
         p1_id = str(entry.data[CONF_P1_SERIAL])
