@@ -18,7 +18,8 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from .const import CONF_INDEVOLT_SERIAL, CONF_P1_SERIAL, DOMAIN, LOGGER
-from .sensor import DERIVED_SENSORS, P1_SENSORS, REGISTER_SENSORS
+from .p1_sensors import P1_SENSORS
+from .sensor import DERIVED_SENSORS, REGISTER_SENSORS
 
 CURRENT_MINOR_VERSION: Final = 2
 # Sensor keys that were keyed on a device's serial (longest first: the most specific suffix).
