@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 import json
 
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.ems.const import CONF_INDEVOLT_HOST
 from custom_components.ems.diagnostics import async_get_config_entry_diagnostics
 
 from .conftest import INDEVOLT_SERIAL, P1_SERIAL
@@ -36,3 +38,40 @@ async def test_diagnostics_with_a_failed_device(
     diagnostics = await async_get_config_entry_diagnostics(hass, init_integration)
     assert diagnostics["battery"] is None
     assert "500" in diagnostics["battery_error"]
+
+
+async def test_hosts_redacted_in_error_texts(
+    hass: HomeAssistant,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    unused_tcp_port: int,
+) -> None:
+    """`Cannot connect to host 127.0.0.1:<port>` carries the host: redacted too."""
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry,
+        data={**mock_config_entry.data, CONF_INDEVOLT_HOST: f"127.0.0.1:{unused_tcp_port}"},
+    )
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator = mock_config_entry.runtime_data.coordinator
+    assert "127.0.0.1" in (coordinator.data.battery_error or "")
+    diagnostics = await async_get_config_entry_diagnostics(hass, mock_config_entry)
+    assert "127.0.0.1" not in json.dumps(diagnostics, default=str)
+    assert "**REDACTED**" in diagnostics["battery_error"]
+
+
+async def test_diagnostics_include_controller_and_optimiser(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    runtime = init_integration.runtime_data
+    await runtime.controller.async_charge(1000, 90, duration=timedelta(minutes=30))
+    diagnostics = await async_get_config_entry_diagnostics(hass, init_integration)
+    forced = diagnostics["controller"]["forced_command"]
+    assert forced["kind"] == "charge"
+    assert forced["power_w"] == 1000
+    assert diagnostics["controller"]["restore_pending"] is False
+    optimiser = diagnostics["optimiser"]
+    assert optimiser["status"] == "off"
+    assert optimiser["enabled"] is False
+    assert optimiser["last_command"] is None

@@ -44,50 +44,6 @@ async def test_two_devices_registered(
     assert (dr.CONNECTION_NETWORK_MAC, "7c:3e:82:ef:99:7f") in battery.connections
 
 
-@pytest.mark.parametrize("device", ["p1", "indevolt"])
-async def test_first_refresh_needs_both_devices(
-    hass: HomeAssistant,
-    enable_custom_integrations: None,
-    mock_config_entry: MockConfigEntry,
-    running_simulator: RunningSimulator,
-    device: str,
-) -> None:
-    faults = running_simulator.simulator.faults[device]
-    faults.http_status = 500
-    mock_config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
-    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
-
-
-async def test_identity_read_failure_retries(
-    hass: HomeAssistant,
-    enable_custom_integrations: None,
-    mock_config_entry: MockConfigEntry,
-    running_simulator: RunningSimulator,
-) -> None:
-    running_simulator.simulator.p1_faults.off = True
-    mock_config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
-    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
-
-
-async def test_password_required_starts_reauth(
-    hass: HomeAssistant,
-    enable_custom_integrations: None,
-    mock_config_entry: MockConfigEntry,
-    running_simulator: RunningSimulator,
-) -> None:
-    running_simulator.simulator.indevolt_faults.password = "secret"
-    mock_config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
-    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
-    flows = hass.config_entries.flow.async_progress()
-    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
-
-
 async def test_password_revoked_while_running_starts_reauth(
     hass: HomeAssistant, init_integration: MockConfigEntry, running_simulator: RunningSimulator
 ) -> None:

@@ -54,7 +54,8 @@ async def test_p1_api_disabled_at_setup(
     mock_config_entry.add_to_hass(hass)
     await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
-    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+    # The battery answers: the entry loads, the meter's entities wait for the owner's fix.
+    assert mock_config_entry.state is ConfigEntryState.LOADED
     assert _issue(hass, mock_config_entry, ISSUE_P1_API_DISABLED) is not None
 
 
@@ -148,3 +149,15 @@ async def test_changing_fault_restarts_the_clock(hass: HomeAssistant) -> None:
     assert _issue(hass, entry, ISSUE_CT_SIGN_REVERSED) is not None
     async_delete_all(hass, entry)
     assert _issue(hass, entry, ISSUE_CT_SIGN_REVERSED) is None
+
+
+async def test_issues_removed_with_the_entry(
+    hass: HomeAssistant, init_integration: MockConfigEntry, running_simulator: RunningSimulator
+) -> None:
+    running_simulator.simulator.p1_faults.api_disabled = True
+    await init_integration.runtime_data.coordinator.async_refresh()
+    assert _issue(hass, init_integration, ISSUE_P1_API_DISABLED) is not None
+    assert await hass.config_entries.async_remove(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert _issue(hass, init_integration, ISSUE_P1_API_DISABLED) is None
+    assert not [i for i in ir.async_get(hass).issues.values() if i.domain == DOMAIN]

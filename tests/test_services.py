@@ -272,7 +272,9 @@ async def test_two_entries_need_an_entry_id(
 ) -> None:
     second = MockConfigEntry(
         domain=DOMAIN,
-        unique_id="second",
+        # The same battery, keyed on its MAC (an entry created while register 0 was missing):
+        # a different serial would be refused as another battery.
+        unique_id="7C3E82EF997F",
         data=dict(init_integration.data),
         options=dict(init_integration.options),
     )

@@ -20,12 +20,15 @@ from .const import (
 )
 from .control_store import ControlStore
 from .controller import BatteryController
-from .coordinator import EmsConfigEntry, EmsCoordinator, EmsRuntimeData
+from .coordinator import EmsCoordinator
 from .devices.indevolt import IndevoltClient
 from .devices.p1 import P1Client
 from .entry_update import async_watch_entry_updates
+from .migration import async_migrate
 from .optimiser import Optimiser
 from .options import entry_options
+from .repair_issues import async_delete_all
+from .runtime_data import EmsConfigEntry, EmsRuntimeData
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -36,6 +39,11 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Set up the integration (actions are registered here, once)."""
     async_setup_services(hass)
     return True
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
+    """Re-key the registry entries on the stored serials (see migration.py)."""
+    return await async_migrate(hass, entry)
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
@@ -71,5 +79,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> None:
-    """Delete the entry's stored battery-command record."""
+    """Delete the entry's stored battery-command record and its repair issues."""
     await ControlStore(hass, entry.entry_id).async_remove()
+    async_delete_all(hass, entry)

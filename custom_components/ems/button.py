@@ -8,8 +8,9 @@ from homeassistant.components.button import ButtonEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import EmsConfigEntry, EmsCoordinator
+from .coordinator import EmsCoordinator
 from .entity import BatteryEntity
+from .runtime_data import EmsConfigEntry
 
 PARALLEL_UPDATES = 1
 
@@ -30,8 +31,7 @@ class StopButton(BatteryEntity, ButtonEntity):
 
     def __init__(self, coordinator: EmsCoordinator) -> None:
         """Attach the button to the battery device, unique per entry."""
-        super().__init__(coordinator)
-        self._attr_unique_id = f"{coordinator.config_entry.unique_id}_stop"
+        super().__init__(coordinator, "stop")
 
     @override
     async def async_press(self) -> None:

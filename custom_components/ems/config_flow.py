@@ -100,7 +100,7 @@ class EmsConfigFlow(ConfigFlow, domain=DOMAIN):
     """Set up one home: a P1 meter and an Indevolt battery."""
 
     VERSION = 1
-    MINOR_VERSION = 1
+    MINOR_VERSION = 2
 
     def __init__(self) -> None:
         """Start with nothing discovered."""

@@ -15,6 +15,8 @@ CONF_INDEVOLT_HOST: Final = "indevolt_host"
 CONF_INDEVOLT_PASSWORD: Final = "indevolt_password"  # noqa: S105 - a key name
 CONF_P1_SERIAL: Final = "p1_serial"
 CONF_INDEVOLT_SERIAL: Final = "indevolt_serial"
+# The P1 keys of the last successful poll: the P1 sensors to create while the meter is down.
+CONF_P1_KEYS: Final = "p1_keys"
 
 P1_DEFAULT_PORT: Final = 80
 INDEVOLT_DEFAULT_PORT: Final = 8080

@@ -22,6 +22,7 @@ from functools import partial
 import math
 from typing import Any, Final, Never
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HassJob, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.event import async_track_point_in_utc_time
@@ -40,7 +41,7 @@ from .const import (
     LOGGER,
 )
 from .control_store import CommandSource, ControlStore, ForcedCommand, ForcedKind
-from .coordinator import EmsConfigEntry, EmsCoordinator
+from .coordinator import EmsCoordinator
 from .devices.errors import (
     AuthenticationError,
     CommandRejectedError,
@@ -89,7 +90,7 @@ class BatteryController:
     """Validated, serialised, recorded and undoable control of one entry's Indevolt."""
 
     def __init__(
-        self, hass: HomeAssistant, entry: EmsConfigEntry, coordinator: EmsCoordinator
+        self, hass: HomeAssistant, entry: ConfigEntry, coordinator: EmsCoordinator
     ) -> None:
         """Create the controller; `async_setup` loads the record and starts watching."""
         self._hass = hass

@@ -13,34 +13,43 @@ from .coordinator import EmsCoordinator
 
 
 def p1_device_info(coordinator: EmsCoordinator) -> DeviceInfo:
-    """The P1 meter in the device registry."""
-    device = coordinator.p1_device
-    return DeviceInfo(
-        identifiers={(DOMAIN, device.serial)},
-        name=device.product_name or "P1 meter",
-        connections={(CONNECTION_NETWORK_MAC, format_mac(device.serial))},
+    """The P1 meter in the device registry, keyed on the serial stored at set-up.
+
+    While the meter has not answered since set-up, only what is stored is given: the registry
+    keeps the name, model and firmware of the last time it did.
+    """
+    serial = coordinator.p1_serial
+    device_info = DeviceInfo(
+        identifiers={(DOMAIN, serial)},
+        connections={(CONNECTION_NETWORK_MAC, format_mac(serial))},
         manufacturer="HomeWizard",
-        model=device.product_name or "P1 meter",
-        model_id=device.product_type,
-        serial_number=device.serial,
-        sw_version=device.firmware_version,
+        serial_number=serial,
         configuration_url=f"http://{coordinator.p1.host}:{coordinator.p1.port}",
     )
+    if (device := coordinator.p1_device) is not None:
+        device_info["name"] = device_info["model"] = device.product_name or "P1 meter"
+        device_info["model_id"] = device.product_type
+        device_info["sw_version"] = device.firmware_version
+    return device_info
 
 
 def battery_device_info(coordinator: EmsCoordinator) -> DeviceInfo:
-    """The Indevolt battery inverter in the device registry."""
-    info = coordinator.battery_info
+    """The Indevolt battery inverter in the device registry, keyed on the entry's unique id.
+
+    The serial the device reports can change (register 0 missing after a firmware update):
+    the identifier must not. While it has not answered since set-up, only what is stored is
+    given, as for the meter.
+    """
     device_info = DeviceInfo(
-        identifiers={(DOMAIN, info.serial)},
-        name=f"Indevolt {info.model}" if info.model else "Indevolt battery",
-        manufacturer="Indevolt",
-        model=info.model,
-        serial_number=info.serial,
-        sw_version=info.firmware,
+        identifiers={(DOMAIN, coordinator.battery_serial)}, manufacturer="Indevolt"
     )
-    if info.mac:
-        device_info[ATTR_CONNECTIONS] = {(CONNECTION_NETWORK_MAC, format_mac(info.mac))}
+    if (info := coordinator.battery_info) is not None:
+        device_info["name"] = f"Indevolt {info.model}" if info.model else "Indevolt battery"
+        device_info["model"] = info.model
+        device_info["serial_number"] = info.serial
+        device_info["sw_version"] = info.firmware
+        if info.mac:
+            device_info[ATTR_CONNECTIONS] = {(CONNECTION_NETWORK_MAC, format_mac(info.mac))}
     return device_info
 
 
@@ -53,10 +62,11 @@ class EmsEntity(CoordinatorEntity[EmsCoordinator]):
 class P1Entity(EmsEntity):
     """An entity fed by the P1 meter: available while the meter answers."""
 
-    def __init__(self, coordinator: EmsCoordinator) -> None:
-        """Attach the entity to the P1 device."""
+    def __init__(self, coordinator: EmsCoordinator, key: str) -> None:
+        """Attach the entity to the P1 device; unique id `<stored P1 serial>_<key>`."""
         super().__init__(coordinator)
         self._attr_device_info = p1_device_info(coordinator)
+        self._attr_unique_id = f"{coordinator.p1_serial}_{key}"
 
     @property
     @override
@@ -68,10 +78,11 @@ class P1Entity(EmsEntity):
 class BatteryEntity(EmsEntity):
     """An entity fed by (or controlling) the Indevolt: available while it answers."""
 
-    def __init__(self, coordinator: EmsCoordinator) -> None:
-        """Attach the entity to the Indevolt device."""
+    def __init__(self, coordinator: EmsCoordinator, key: str) -> None:
+        """Attach the entity to the Indevolt device; unique id `<entry unique id>_<key>`."""
         super().__init__(coordinator)
         self._attr_device_info = battery_device_info(coordinator)
+        self._attr_unique_id = f"{coordinator.battery_serial}_{key}"
 
     @property
     @override
@@ -87,4 +98,4 @@ class SystemEntity(EmsEntity):
         """Attach the entity to the battery device, unique per entry."""
         super().__init__(coordinator)
         self._attr_device_info = battery_device_info(coordinator)
-        self._attr_unique_id = f"{coordinator.config_entry.unique_id}_{key}"
+        self._attr_unique_id = f"{coordinator.battery_serial}_{key}"

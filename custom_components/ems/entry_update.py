@@ -28,8 +28,8 @@ from .const import (
     LOGGER,
     P1_DEFAULT_PORT,
 )
-from .coordinator import EmsConfigEntry
 from .options import entry_options
+from .runtime_data import EmsConfigEntry
 
 
 class _DeviceClient(Protocol):

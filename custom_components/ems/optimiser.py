@@ -21,6 +21,7 @@ from functools import partial
 import math
 from typing import Any, Final
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_track_utc_time_change
@@ -39,7 +40,7 @@ from .const import (
 )
 from .control_store import CommandSource
 from .controller import BatteryController, ManualOverride
-from .coordinator import EmsConfigEntry, EmsCoordinator
+from .coordinator import EmsCoordinator
 from .devices.indevolt import BatterySnapshot, WorkingMode
 from .forecast import ForecastStatus
 from .optimiser_guards import AppChangeWatch, SendBackoff
@@ -77,7 +78,7 @@ class Optimiser:
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: EmsConfigEntry,
+        entry: ConfigEntry,
         coordinator: EmsCoordinator,
         controller: BatteryController,
     ) -> None:

@@ -25,11 +25,11 @@ from .const import (
     CONF_PRICES_INCLUDE_TAXES,
     CONF_VAT_PERCENT,
 )
-from .coordinator import EmsConfigEntry
 from .entity import battery_device_info
 from .optimiser import Optimiser
 from .options import entry_options
 from .plan_inputs import OptimiserStatus
+from .runtime_data import EmsConfigEntry
 
 PLAN_OPTIONS = ["charge", "discharge", "idle"]
 
@@ -45,7 +45,7 @@ class OptimiserEntity(Entity):
         runtime = entry.runtime_data
         self.optimiser: Optimiser = runtime.optimiser
         self._entry = entry
-        self._attr_unique_id = f"{entry.unique_id}_{key}"
+        self._attr_unique_id = f"{runtime.coordinator.battery_serial}_{key}"
         self._attr_device_info = battery_device_info(runtime.coordinator)
 
     @override

@@ -180,9 +180,7 @@ class PlanInputs:
         if "recorder" not in self._hass.config.components:
             return None, "the recorder is not running"
         coordinator = self._coordinator
-        sources = find_load_sources(
-            self._hass, coordinator.p1_device.serial, coordinator.battery_info.serial
-        )
+        sources = find_load_sources(self._hass, coordinator.p1_serial, coordinator.battery_serial)
         if sources is None:
             return None, "the grid power sensor is not registered"
         try:

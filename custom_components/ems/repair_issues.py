@@ -16,12 +16,16 @@ ISSUE_P1_API_DISABLED: Final = "p1_api_disabled"
 ISSUE_RECONCILIATION_MISMATCH: Final = "reconciliation_mismatch"
 ISSUE_CT_SIGN_REVERSED: Final = "ct_sign_reversed"
 ISSUE_UNSUPPORTED_WORKING_MODE: Final = "unsupported_working_mode"
+ISSUE_DIFFERENT_BATTERY: Final = "different_battery"
 ALL_ISSUES: Final = (
     ISSUE_P1_API_DISABLED,
     ISSUE_RECONCILIATION_MISMATCH,
     ISSUE_CT_SIGN_REVERSED,
     ISSUE_UNSUPPORTED_WORKING_MODE,
+    ISSUE_DIFFERENT_BATTERY,
 )
+# Issues that keep (part of) the entry from working at all.
+ERROR_ISSUES: Final = frozenset({ISSUE_P1_API_DISABLED, ISSUE_DIFFERENT_BATTERY})
 # A reconciliation fault must last this long before it is worth the owner's attention:
 # a heat pump starting between two 11016 refreshes should not raise a repair.
 PERSISTENT_FAULT_S: Final = 600.0
@@ -52,7 +56,7 @@ class RepairIssues:
                 self._issue_id(key),
                 is_fixable=False,
                 severity=ir.IssueSeverity.ERROR
-                if key == ISSUE_P1_API_DISABLED
+                if key in ERROR_ISSUES
                 else ir.IssueSeverity.WARNING,
                 translation_key=key,
                 translation_placeholders={"title": self._entry.title, **(placeholders or {})},
@@ -65,6 +69,14 @@ class RepairIssues:
         """Raise or clear the disabled-API issue (also during set-up, when it blocks it)."""
         if api_disabled or answered:
             self._set(ISSUE_P1_API_DISABLED, api_disabled)
+
+    def update_different_battery(self, different: bool, *, host: str, found_serial: str) -> None:
+        """Raise or clear the wrong-battery issue (it may remain from an earlier set-up)."""
+        if different:
+            self._set(ISSUE_DIFFERENT_BATTERY, True, {"host": host, "serial": found_serial})
+            return
+        self._active.discard(ISSUE_DIFFERENT_BATTERY)
+        ir.async_delete_issue(self._hass, DOMAIN, self._issue_id(ISSUE_DIFFERENT_BATTERY))
 
     def update(
         self, *, now_s: float, battery: BatterySnapshot | None, reconciliation: Reconciliation

@@ -8,8 +8,9 @@ from homeassistant.components.select import SelectEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import EmsConfigEntry, EmsCoordinator
+from .coordinator import EmsCoordinator
 from .entity import BatteryEntity
+from .runtime_data import EmsConfigEntry
 from .services import MODE_OPTIONS
 
 # Writes are serialised by the controller anyway; one at a time keeps the UI honest.
@@ -35,8 +36,7 @@ class WorkingModeSelect(BatteryEntity, SelectEntity):
 
     def __init__(self, coordinator: EmsCoordinator) -> None:
         """Attach the select to the battery device, unique per entry."""
-        super().__init__(coordinator)
-        self._attr_unique_id = f"{coordinator.config_entry.unique_id}_working_mode"
+        super().__init__(coordinator, "working_mode")
 
     @property
     @override

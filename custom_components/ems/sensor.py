@@ -1,4 +1,4 @@
-"""Sensors: every Indevolt register of the design, the P1 readings, and the reconciliation."""
+"""Sensors: every Indevolt register, the P1 readings (p1_sensors.py), the derived values."""
 
 from __future__ import annotations
 
@@ -15,25 +15,22 @@ from homeassistant.components.sensor import (
 from homeassistant.const import (
     PERCENTAGE,
     EntityCategory,
-    UnitOfElectricCurrent,
-    UnitOfElectricPotential,
     UnitOfEnergy,
-    UnitOfFrequency,
     UnitOfPower,
     UnitOfTime,
-    UnitOfVolume,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .const import CONF_INVERT_BATTERY_POWER
-from .coordinator import EmsConfigEntry, EmsCoordinator
+from .coordinator import EmsCoordinator, reported_keys
 from .devices.indevolt import BatterySnapshot, BatteryState, WorkingMode
-from .devices.p1 import P1Data
 from .entity import BatteryEntity, P1Entity, SystemEntity
 from .optimiser_sensor import optimiser_sensors
+from .p1_sensors import P1_SENSORS, P1SensorDescription
 from .reconciliation import ReconciliationStatus
+from .runtime_data import EmsConfigEntry
 
 PARALLEL_UPDATES = 0
 
@@ -57,11 +54,16 @@ class RegisterSensorDescription(SensorEntityDescription):
     value_fn: Callable[[BatterySnapshot], StateType]
 
 
-@dataclass(frozen=True, kw_only=True)
-class P1SensorDescription(SensorEntityDescription):
-    """A sensor for one P1 v1 key; `key` is the literal JSON key."""
+def _polled(coordinator: EmsCoordinator) -> bool:
+    return coordinator.last_update_success
 
-    value_fn: Callable[[P1Data], StateType] | None = None
+
+@dataclass(frozen=True, kw_only=True)
+class DerivedSensorDescription(SensorEntityDescription):
+    """A sensor computed from the coordinator's last epoch; `key` completes its unique id."""
+
+    value_fn: Callable[[EmsCoordinator], StateType]
+    available_fn: Callable[[EmsCoordinator], bool] = _polled
 
 
 def _power(
@@ -161,134 +163,71 @@ REGISTER_SENSORS: Final[tuple[RegisterSensorDescription, ...]] = (
 )
 
 
-def _p1_power(
-    key: str, translation_key: str | None = None, phase: str | None = None
-) -> P1SensorDescription:
-    return P1SensorDescription(
-        key=key,
-        translation_key=translation_key,
-        translation_placeholders=None if phase is None else {"phase": phase},
+def _battery_power_w(coordinator: EmsCoordinator) -> float | None:
+    """Register 6000 in the Energy dashboard's convention: positive = discharging.
+
+    6000 is positive while charging on the devices we know; a device with the other sign is
+    handled by the `invert_battery_power` option.
+    """
+    battery = coordinator.data.battery
+    if battery is None or battery.battery_power_w is None:
+        return None
+    if coordinator.config_entry.options.get(CONF_INVERT_BATTERY_POWER, False):
+        return battery.battery_power_w
+    return -battery.battery_power_w
+
+
+def _reconciliation_status(coordinator: EmsCoordinator) -> str:
+    """The status of the last poll (`no_data` when the last poll failed)."""
+    if not coordinator.last_update_success or coordinator.data is None:
+        return ReconciliationStatus.NO_DATA.value
+    return coordinator.data.reconciliation.status.value
+
+
+DERIVED_SENSORS: Final[tuple[DerivedSensorDescription, ...]] = (
+    DerivedSensorDescription(
+        key="battery_power",
+        translation_key="battery_power",
         device_class=SensorDeviceClass.POWER,
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfPower.WATT,
         suggested_display_precision=0,
-    )
-
-
-def _p1_energy(key: str, translation_key: str, tariff: str | None = None) -> P1SensorDescription:
-    return P1SensorDescription(
-        key=key,
-        translation_key=translation_key,
-        translation_placeholders=None if tariff is None else {"tariff": tariff},
-        device_class=SensorDeviceClass.ENERGY,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
-        suggested_display_precision=3,
-    )
-
-
-def _p1_phase(
-    key: str, translation_key: str, phase: str, device_class: SensorDeviceClass, unit: str
-) -> P1SensorDescription:
-    return P1SensorDescription(
-        key=key,
-        translation_key=translation_key,
-        translation_placeholders={"phase": phase},
-        device_class=device_class,
+        value_fn=_battery_power_w,
+        available_fn=lambda c: c.last_update_success and c.data.battery is not None,
+    ),
+    DerivedSensorDescription(
+        # P1 active_power_w minus register 11016, raw; unavailable when either is missing.
+        key="grid_power_difference",
+        translation_key="grid_power_difference",
+        device_class=SensorDeviceClass.POWER,
         state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=unit,
-        entity_registry_enabled_default=False,
-    )
-
-
-def _p1_counter(key: str, translation_key: str, phase: str | None = None) -> P1SensorDescription:
-    return P1SensorDescription(
-        key=key,
-        translation_key=translation_key,
-        translation_placeholders=None if phase is None else {"phase": phase},
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        entity_category=EntityCategory.DIAGNOSTIC,
-    )
-
-
-PHASES: Final = ("1", "2", "3")
-TARIFFS: Final = ("1", "2", "3", "4")
-
-P1_SENSORS: Final[tuple[P1SensorDescription, ...]] = (
-    _p1_power("active_power_w", "grid_power"),
-    *(_p1_power(f"active_power_l{p}_w", "grid_power_phase", p) for p in PHASES),
-    *(
-        _p1_phase(
-            f"active_voltage_l{p}_v",
-            "voltage_phase",
-            p,
-            SensorDeviceClass.VOLTAGE,
-            UnitOfElectricPotential.VOLT,
-        )
-        for p in PHASES
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=0,
+        value_fn=lambda c: c.data.reconciliation.difference_w,
+        available_fn=lambda c: (
+            c.last_update_success and c.data.reconciliation.difference_w is not None
+        ),
     ),
-    *(
-        _p1_phase(
-            f"active_current_l{p}_a",
-            "current_phase",
-            p,
-            SensorDeviceClass.CURRENT,
-            UnitOfElectricCurrent.AMPERE,
-        )
-        for p in PHASES
-    ),
-    P1SensorDescription(
-        key="active_frequency_hz",
-        translation_key="frequency",
-        device_class=SensorDeviceClass.FREQUENCY,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfFrequency.HERTZ,
-        entity_registry_enabled_default=False,
-    ),
-    _p1_energy("total_power_import_kwh", "energy_import"),
-    *(_p1_energy(f"total_power_import_t{t}_kwh", "energy_import_tariff", t) for t in TARIFFS),
-    _p1_energy("total_power_export_kwh", "energy_export"),
-    *(_p1_energy(f"total_power_export_t{t}_kwh", "energy_export_tariff", t) for t in TARIFFS),
-    P1SensorDescription(
-        key="active_tariff",
-        translation_key="active_tariff",
+    DerivedSensorDescription(
+        # Always available: a missing input is a status of its own.
+        key="reconciliation_status",
+        translation_key="reconciliation_status",
         device_class=SensorDeviceClass.ENUM,
-        options=list(TARIFFS),
-        value_fn=lambda data: None if (t := data.values.get("active_tariff")) is None else str(t),
+        options=[status.value for status in ReconciliationStatus],
+        value_fn=_reconciliation_status,
+        available_fn=lambda _: True,
     ),
-    _p1_power("active_power_average_w", "quarter_average_power"),
-    _p1_power("montly_power_peak_w", "monthly_power_peak"),
-    P1SensorDescription(
-        key="total_gas_m3",
-        translation_key="gas",
-        device_class=SensorDeviceClass.GAS,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        native_unit_of_measurement=UnitOfVolume.CUBIC_METERS,
-        suggested_display_precision=3,
-    ),
-    *(_p1_counter(f"voltage_sag_l{p}_count", "voltage_sag_count", p) for p in PHASES),
-    *(_p1_counter(f"voltage_swell_l{p}_count", "voltage_swell_count", p) for p in PHASES),
-    _p1_counter("any_power_fail_count", "power_failures"),
-    _p1_counter("long_power_fail_count", "long_power_failures"),
-    P1SensorDescription(
-        key="wifi_strength",
-        translation_key="wifi_strength",
-        native_unit_of_measurement=PERCENTAGE,
+    DerivedSensorDescription(
+        # Seconds since register 11016 last changed (the device sends no timestamp).
+        key="meter_power_age",
+        translation_key="meter_power_age",
+        device_class=SensorDeviceClass.DURATION,
         state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        suggested_display_precision=0,
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
-    ),
-    P1SensorDescription(
-        key="smr_version",
-        translation_key="smr_version",
-        entity_category=EntityCategory.DIAGNOSTIC,
-        entity_registry_enabled_default=False,
-    ),
-    P1SensorDescription(
-        key="meter_model",
-        translation_key="meter_model",
-        entity_category=EntityCategory.DIAGNOSTIC,
-        entity_registry_enabled_default=False,
+        value_fn=lambda c: c.data.reconciliation.meter_age_s,
     ),
 )
 
@@ -298,28 +237,39 @@ async def async_setup_entry(
     entry: EmsConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Create the register sensors, the P1 sensors the meter reports, and the derived ones."""
+    """Create the register sensors, the P1 sensors the meter reports, and the derived ones.
+
+    While the meter is down at start, its sensors are those of the keys it reported last time;
+    a key it starts reporting later gets its sensor then.
+    """
     coordinator = entry.runtime_data.coordinator
     p1 = coordinator.data.p1
+    added_p1_keys: set[str] = set()
+
+    def new_p1_sensors(keys: list[str]) -> list[P1Sensor]:
+        new = [
+            P1Sensor(coordinator, description)
+            for description in P1_SENSORS
+            if description.key in keys and description.key not in added_p1_keys
+        ]
+        added_p1_keys.update(sensor.entity_description.key for sensor in new)
+        return new
+
+    @callback
+    def add_new_p1_sensors() -> None:
+        if (data := coordinator.data.p1) is not None and (
+            new := new_p1_sensors(reported_keys(data))
+        ):
+            async_add_entities(new)
+
     entities: list[SensorEntity] = [
         RegisterSensor(coordinator, description) for description in REGISTER_SENSORS
     ]
-    entities.append(BatteryPowerSensor(coordinator))
-    if p1 is not None:
-        entities.extend(
-            P1Sensor(coordinator, description)
-            for description in P1_SENSORS
-            if p1.values.get(description.key) is not None
-        )
-    entities.extend(
-        (
-            GridPowerDifferenceSensor(coordinator),
-            ReconciliationStatusSensor(coordinator),
-            MeterAgeSensor(coordinator),
-        )
-    )
+    entities.extend(new_p1_sensors(coordinator.stored_p1_keys if p1 is None else reported_keys(p1)))
+    entities.extend(DerivedSensor(coordinator, description) for description in DERIVED_SENSORS)
     entities.extend(optimiser_sensors(entry))
     async_add_entities(entities)
+    entry.async_on_unload(coordinator.async_add_listener(add_new_p1_sensors))
 
 
 class RegisterSensor(BatteryEntity, SensorEntity):
@@ -329,9 +279,8 @@ class RegisterSensor(BatteryEntity, SensorEntity):
 
     def __init__(self, coordinator: EmsCoordinator, description: RegisterSensorDescription) -> None:
         """Describe the register sensor."""
-        super().__init__(coordinator)
+        super().__init__(coordinator, description.key)
         self.entity_description = description
-        self._attr_unique_id = f"{coordinator.battery_info.serial}_{description.key}"
 
     @property
     @override
@@ -341,36 +290,6 @@ class RegisterSensor(BatteryEntity, SensorEntity):
         return None if battery is None else self.entity_description.value_fn(battery)
 
 
-class BatteryPowerSensor(BatteryEntity, SensorEntity):
-    """Battery power in the Energy dashboard's convention: positive = discharging.
-
-    Register 6000 is positive while charging on the devices we know; a device with the other
-    sign is handled by the `invert_battery_power` option.
-    """
-
-    _attr_translation_key = "battery_power"
-    _attr_device_class = SensorDeviceClass.POWER
-    _attr_state_class = SensorStateClass.MEASUREMENT
-    _attr_native_unit_of_measurement = UnitOfPower.WATT
-    _attr_suggested_display_precision = 0
-
-    def __init__(self, coordinator: EmsCoordinator) -> None:
-        """Describe the sensor."""
-        super().__init__(coordinator)
-        self._attr_unique_id = f"{coordinator.battery_info.serial}_battery_power"
-
-    @property
-    @override
-    def native_value(self) -> float | None:
-        """6000 negated (or as is when the option says the device is inverted)."""
-        battery = self.coordinator.data.battery
-        if battery is None or battery.battery_power_w is None:
-            return None
-        if self.coordinator.config_entry.options.get(CONF_INVERT_BATTERY_POWER, False):
-            return battery.battery_power_w
-        return -battery.battery_power_w
-
-
 class P1Sensor(P1Entity, SensorEntity):
     """One P1 reading, under its literal v1 key."""
 
@@ -378,9 +297,8 @@ class P1Sensor(P1Entity, SensorEntity):
 
     def __init__(self, coordinator: EmsCoordinator, description: P1SensorDescription) -> None:
         """Describe the P1 sensor."""
-        super().__init__(coordinator)
+        super().__init__(coordinator, description.key)
         self.entity_description = description
-        self._attr_unique_id = f"{coordinator.p1_device.serial}_{description.key}"
 
     @property
     @override
@@ -394,75 +312,24 @@ class P1Sensor(P1Entity, SensorEntity):
         return p1.values.get(self.entity_description.key)
 
 
-class GridPowerDifferenceSensor(SystemEntity, SensorEntity):
-    """P1 active_power_w minus register 11016, raw; unavailable when either is missing."""
+class DerivedSensor(SystemEntity, SensorEntity):
+    """A value computed from the last epoch, on the battery's device."""
 
-    _attr_translation_key = "grid_power_difference"
-    _attr_device_class = SensorDeviceClass.POWER
-    _attr_state_class = SensorStateClass.MEASUREMENT
-    _attr_native_unit_of_measurement = UnitOfPower.WATT
-    _attr_suggested_display_precision = 0
+    entity_description: DerivedSensorDescription
 
-    def __init__(self, coordinator: EmsCoordinator) -> None:
-        """Describe the sensor."""
-        super().__init__(coordinator, "grid_power_difference")
+    def __init__(self, coordinator: EmsCoordinator, description: DerivedSensorDescription) -> None:
+        """Describe the derived sensor."""
+        super().__init__(coordinator, description.key)
+        self.entity_description = description
 
     @property
     @override
     def available(self) -> bool:
-        """Available while both readings are present."""
-        return super().available and self.coordinator.data.reconciliation.difference_w is not None
+        """As the description says (by default: while the last epoch succeeded)."""
+        return self.entity_description.available_fn(self.coordinator)
 
     @property
     @override
-    def native_value(self) -> float | None:
-        """The difference in W."""
-        return self.coordinator.data.reconciliation.difference_w
-
-
-class ReconciliationStatusSensor(SystemEntity, SensorEntity):
-    """Whether P1 and 11016 agree; always available (it reports `no_data` itself)."""
-
-    _attr_translation_key = "reconciliation_status"
-    _attr_device_class = SensorDeviceClass.ENUM
-    _attr_options = [status.value for status in ReconciliationStatus]  # noqa: RUF012
-
-    def __init__(self, coordinator: EmsCoordinator) -> None:
-        """Describe the sensor."""
-        super().__init__(coordinator, "reconciliation_status")
-
-    @property
-    @override
-    def available(self) -> bool:
-        """Always available: a missing input is a status of its own."""
-        return True
-
-    @property
-    @override
-    def native_value(self) -> str:
-        """The status of the last poll (`no_data` when the last poll failed)."""
-        if not self.coordinator.last_update_success or self.coordinator.data is None:
-            return ReconciliationStatus.NO_DATA.value
-        return self.coordinator.data.reconciliation.status.value
-
-
-class MeterAgeSensor(SystemEntity, SensorEntity):
-    """Seconds since register 11016 last changed (the device sends no timestamp)."""
-
-    _attr_translation_key = "meter_power_age"
-    _attr_device_class = SensorDeviceClass.DURATION
-    _attr_state_class = SensorStateClass.MEASUREMENT
-    _attr_native_unit_of_measurement = UnitOfTime.SECONDS
-    _attr_suggested_display_precision = 0
-    _attr_entity_category = EntityCategory.DIAGNOSTIC
-    _attr_entity_registry_enabled_default = False
-
-    def __init__(self, coordinator: EmsCoordinator) -> None:
-        """Describe the sensor."""
-        super().__init__(coordinator, "meter_power_age")
-
-    @property
-    @override
-    def native_value(self) -> float | None:
-        """The age in seconds, None before the first value."""
-        return self.coordinator.data.reconciliation.meter_age_s
+    def native_value(self) -> StateType:
+        """The computed value."""
+        return self.entity_description.value_fn(self.coordinator)

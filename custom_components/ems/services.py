@@ -15,8 +15,8 @@ import probatio
 
 from .const import DOMAIN
 from .controller import MAX_DURATION, MIN_DURATION, BatteryController
-from .coordinator import EmsConfigEntry
 from .devices.indevolt import WorkingMode
+from .runtime_data import EmsConfigEntry
 
 SERVICE_CHARGE: Final = "charge"
 SERVICE_DISCHARGE: Final = "discharge"

@@ -10,8 +10,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
-from .coordinator import EmsConfigEntry
 from .optimiser_sensor import OptimiserEntity
+from .runtime_data import EmsConfigEntry
 
 # The switches only flip flags and, when switched off, queue one write through the controller.
 PARALLEL_UPDATES = 0
