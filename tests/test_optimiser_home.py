@@ -392,3 +392,31 @@ async def test_a_mode_switch_whose_reply_was_lost_is_not_an_app_change(
     assert optimiser.enabled
     assert sim.model.mode == model.MODE_REALTIME
     assert sim.model.battery_w < -1500  # shaving after the back-off
+
+
+async def test_a_lagging_working_mode_keeps_a_users_charge_forced(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 7101 that still says "self-consumption" after ems switched to real-time is not the
+    app's doing: the controller keeps its record, and the unload gives self-consumption back."""
+    sim: Simulator = running_simulator.simulator
+    sim.model.mode_report_lag_s = 10  # two polls
+    controller = entry.runtime_data.controller
+    await controller.async_charge(1000, 90)
+    await poll(hass, entry, sim_clock, freezer, times=3)
+    assert "left real-time mode outside ems" not in caplog.text
+    assert controller.forced_command is not None
+    assert entry.runtime_data.coordinator.known_working_mode is WorkingMode.REALTIME
+    await poll(hass, entry, sim_clock, freezer, times=2)  # 7101 caught up
+    assert controller.forced_command is not None
+    assert mode_writes(sim) == [4]
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert mode_writes(sim) == [4, 1]
+    assert sim.model.mode == model.MODE_SELF_CONSUMPTION

@@ -80,3 +80,7 @@ DEVICE_MIN_SOC_PERCENT: Final = 5
 DEVICE_MAX_SOC_PERCENT: Final = 100
 
 DEFAULT_SCAN_INTERVAL: Final = timedelta(seconds=5)
+
+# Polls after an ems write of 47005 that may still report the old 7101: the poll in flight
+# during the write, and two more (real firmware is suspected to lag by 1-2 polls).
+MODE_REPORT_LAG_POLLS: Final = 3

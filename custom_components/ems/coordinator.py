@@ -25,6 +25,7 @@ from .const import (
     DEFAULT_OPTIONS,
     DOMAIN,
     LOGGER,
+    MODE_REPORT_LAG_POLLS,
 )
 from .devices.errors import AuthenticationError, DeviceError, P1ApiDisabledError
 from .devices.indevolt import BatterySnapshot, IndevoltClient, IndevoltDeviceInfo, WorkingMode
@@ -114,6 +115,8 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
         self._epoch_started: float | None = None
         self._known_working_mode: WorkingMode | None = None
         self._mode_write_count = 0
+        self._mode_lag_polls_left = 0
+        self._mode_before_write: WorkingMode | None = None
         # The last successful 47005 write: (its number since set-up, the mode written).
         self.last_mode_write: tuple[int, WorkingMode] | None = None
         self.set_poll_interval(interval_s)
@@ -145,6 +148,9 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
 
     def note_working_mode_written(self, mode: WorkingMode) -> None:
         """Record a successful 47005 write (call with the battery lock held)."""
+        if mode is not self._known_working_mode:
+            self._mode_before_write = self._known_working_mode
+            self._mode_lag_polls_left = MODE_REPORT_LAG_POLLS
         self._known_working_mode = mode
         self._mode_write_count += 1
         self.last_mode_write = (self._mode_write_count, mode)
@@ -242,9 +248,8 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
             )
         if p1 is not None:
             self._remember_p1_keys(p1)
-        # A poll that started before the last mode write may carry the old 7101: keep the write.
         if battery is not None and writes_before == self._mode_write_count:
-            self._known_working_mode = battery.working_mode
+            self._follow_polled_mode(battery.working_mode)
         reconciliation = self._reconciler.update(
             started,
             None if p1 is None else p1.active_power_w,
@@ -252,6 +257,20 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
         )
         self._repair_issues.update(now_s=started, battery=battery, reconciliation=reconciliation)
         return EmsData(p1, battery, reconciliation, p1_error, battery_error)
+
+    def _follow_polled_mode(self, polled: WorkingMode | None) -> None:
+        """Take the polled 7101 as the known mode, unless it may lag ems's last write.
+
+        A poll that started before the write is skipped by the caller; firmware may report the
+        mode from before the write for a poll or two more, which must not look like a change
+        made in the app. Any other mode is taken at once.
+        """
+        if self._mode_lag_polls_left > 0 and polled is not self._known_working_mode:
+            self._mode_lag_polls_left -= 1
+            if polled is self._mode_before_write:
+                return
+        self._mode_lag_polls_left = 0
+        self._known_working_mode = polled
 
     async def _read_p1(self) -> P1Data:
         if self.p1_device is None:

@@ -8,15 +8,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Final
 
+from .const import MODE_REPORT_LAG_POLLS
 from .devices.indevolt import WorkingMode
 
 # Failed sends wait 1 poll, then 2, 4, 8, ... polls, at most this long.
 MAX_SEND_BACKOFF: Final = timedelta(minutes=5)
 # Doubling beyond this many failures changes nothing (the cap is reached long before).
 _MAX_DOUBLINGS: Final = 16
-# Polls after an ems write of 47005 that may still report the old 7101: the poll in flight
-# during the write, and two more (real firmware is suspected to lag by 1-2 polls).
-MODE_REPORT_LAG_POLLS: Final = 3
 
 type ModeWrite = tuple[int, WorkingMode]
 
