@@ -34,6 +34,7 @@ from .errors import (
     DeviceHttpStatusError,
     MalformedReplyError,
 )
+from .plausibility import INDEVOLT_BOUNDS, RejectionLog, split_plausible
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -166,10 +167,14 @@ def normalise_value(register: int, value: object) -> float | int | str | None:
     return value
 
 
-def parse_registers(payload: Mapping[str, object]) -> dict[int, float | int | str]:
-    """Turn a decoded GetData reply into `{register: normalised value}`.
+def parse_registers(
+    payload: Mapping[str, object],
+) -> tuple[dict[int, float | int | str], dict[int, str]]:
+    """Turn a decoded GetData reply into `{register: normalised value}` and the rejections.
 
-    Keys that are not register numbers and values that are not scalars are left out.
+    Keys that are not register numbers and values that are not scalars are left out. Values
+    that are not plausible (`plausibility.INDEVOLT_BOUNDS`: SOC 250 %, NaN, text under a numeric
+    register) are left out too, and returned as `{register: reason}`.
     """
     registers: dict[int, float | int | str] = {}
     for key, raw in payload.items():
@@ -178,7 +183,7 @@ def parse_registers(payload: Mapping[str, object]) -> dict[int, float | int | st
         value = normalise_value(int(key), raw)
         if value is not None:
             registers[int(key)] = value
-    return registers
+    return split_plausible(registers, INDEVOLT_BOUNDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,10 +191,12 @@ class BatterySnapshot:
     """One read of the battery: the normalised registers and typed views of them.
 
     Every typed attribute is None when its register is absent or not a number (absent keys are
-    normal for hours after a firmware update).
+    normal for hours after a firmware update). `invalid_registers` were sent with a value that is
+    not plausible and are absent from `registers`.
     """
 
     registers: Mapping[int, float | int | str]
+    invalid_registers: frozenset[int] = frozenset()
 
     def value(self, register: int) -> float | int | str | None:
         """The normalised value of `register`, None when absent."""
@@ -370,6 +377,7 @@ class IndevoltClient:
         self._middlewares = (
             (aiohttp.DigestAuthMiddleware(DIGEST_USER, password),) if password else None
         )
+        self._rejections = RejectionLog[int](lambda register: f"Indevolt register {register}")
 
     @property
     def method(self) -> str:
@@ -385,15 +393,20 @@ class IndevoltClient:
     async def get_data(self, registers: Iterable[int] = POLL_REGISTERS) -> BatterySnapshot:
         """Read `registers`, one request per <= 50 keys, into one snapshot.
 
-        Duplicates are asked once. Keys the firmware does not know are absent from the snapshot.
+        Duplicates are asked once. Keys the firmware does not know are absent from the snapshot,
+        as are implausible values (logged once per register until a valid value arrives).
         """
         keys = list(dict.fromkeys(registers))
         merged: dict[int, float | int | str] = {}
+        rejected: dict[int, str] = {}
         for start in range(0, len(keys), MAX_KEYS_PER_REQUEST):
             batch = keys[start : start + MAX_KEYS_PER_REQUEST]
             payload = await self._rpc("Indevolt.GetData", {"t": batch}, self.method)
-            merged.update(parse_registers(payload))
-        return BatterySnapshot(registers=merged)
+            batch_values, batch_rejected = parse_registers(payload)
+            merged.update(batch_values)
+            rejected.update(batch_rejected)
+        self._rejections.update(rejected, merged)
+        return BatterySnapshot(registers=merged, invalid_registers=frozenset(rejected))
 
     async def get_config(self) -> IndevoltDeviceInfo:
         """Read model, serial, MAC and firmware (`Sys.GetConfig`).
@@ -470,7 +483,7 @@ class IndevoltClient:
         if result is False:
             raise CommandRejectedError(f"SetData {register}={values} was rejected")
         if result is not True:
-            raise MalformedReplyError(f"SetData reply has no boolean result: {payload!r}")
+            raise MalformedReplyError(f"SetData {register}: reply has no boolean result")
 
     async def _rpc(
         self, service: str, config: Mapping[str, object] | None, method: str
@@ -486,8 +499,9 @@ class IndevoltClient:
             headers={"Connection": "close"},
             middlewares=self._middlewares,
         )
+        what = f"{method.upper()} /rpc/{service}"
         if reply.status == 401:
-            raise AuthenticationError(401, f"{service}: authentication required or failed")
+            raise AuthenticationError(401, f"{what}: authentication required or failed")
         if not 200 <= reply.status < 300:
-            raise DeviceHttpStatusError(reply.status, f"{service} answered {reply.status}")
-        return decode_json_object(reply.body)
+            raise DeviceHttpStatusError(reply.status, f"{what}: HTTP status {reply.status}")
+        return decode_json_object(reply.body, what)
