@@ -37,6 +37,7 @@ _READ_CHUNK_BYTES: Final = 64 * 1024
 
 _CONNECT_ERRNO_TEXTS: Final = {
     errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset",
     errno.EHOSTUNREACH: "host unreachable",
     errno.ENETUNREACH: "network unreachable",
     errno.ETIMEDOUT: "timed out connecting",
