@@ -45,8 +45,8 @@ async def endless_reply(request: web.Request) -> web.StreamResponse:
 
 
 def huge_reply(size_bytes: int) -> web.Response:
-    """A valid JSON object of about `size_bytes`, with its Content-Length (e.g. 20 MB)."""
-    padding = "x" * max(0, size_bytes - 16)
+    """A valid JSON object of `size_bytes` (at least 15), with its Content-Length (e.g. 20 MB)."""
+    padding = "x" * max(0, size_bytes - len(b'{"padding": ""}'))
     return web.Response(
         body=json.dumps({"padding": padding}).encode(), content_type="application/json"
     )
