@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
 import errno
 import json
 import logging
+import math
+import random
 import tracemalloc
 from typing import Any
 
@@ -28,7 +31,7 @@ from custom_components.ems.devices.errors import (
     ReplyTooLargeError,
 )
 from custom_components.ems.devices.indevolt import IndevoltClient, parse_registers
-from custom_components.ems.devices.p1 import P1Client, parse_data
+from custom_components.ems.devices.p1 import P1Client, parse_data, parse_device
 from ems_simulator import RunningSimulator
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -216,6 +219,7 @@ INDEVOLT_GARBAGE = {
     "7101": '"abc"',
     "1664": '"1e400"',  # numeric text that parses to infinity
     "6001": "1001.5",  # a state code that is no whole number
+    "2101": '"' + "9" * 5000 + '"',  # more digits than int() takes
 }
 
 
@@ -316,6 +320,55 @@ def test_external_meter_non_finite_values_are_unknown() -> None:
     data = parse_data({"external": [{"timestamp": 210606140010, "value": -3}]})
     assert data.external[0].timestamp == 210606140010
     assert data.external[0].value is None  # a meter total is never negative
+
+
+def random_json(rng: random.Random, depth: int = 0) -> Any:
+    """A random decoded JSON value, biased towards what hurts parsers."""
+    scalars: list[Any] = [
+        None,
+        True,
+        0,
+        -1,
+        10**4000,
+        1e308,
+        float("nan"),
+        float("inf"),
+        "",
+        "92",
+        " -5 ",
+        "1e400",
+        "9" * 5000,
+        "abc",
+        "NaN",
+    ]
+    if depth < 3 and rng.random() < 0.3:
+        if rng.random() < 0.5:
+            return [random_json(rng, depth + 1) for _ in range(rng.randrange(4))]
+        return random_object(rng, depth + 1)
+    return rng.choice(scalars)
+
+
+def random_object(rng: random.Random, depth: int = 0) -> dict[str, Any]:
+    keys = [*P1_GARBAGE, "external", "serial", "product_type", "6002", "0", "7101", "9" * 5000]
+    return {rng.choice(keys): random_json(rng, depth) for _ in range(rng.randrange(8))}
+
+
+def test_parsers_take_any_decoded_reply() -> None:
+    """Whatever JSON object a device sends, parsing it raises nothing but MalformedReplyError
+    (a missing identity), and every reading kept is plausible."""
+    rng = random.Random(20261130)
+    for _ in range(3000):
+        payload = random_object(rng)
+        data = parse_data(payload)
+        assert all(not isinstance(v, float) or math.isfinite(v) for v in data.values.values()), (
+            payload
+        )
+        registers, _ = parse_registers(payload)
+        assert all(not isinstance(v, float) or math.isfinite(v) for v in registers.values()), (
+            payload
+        )
+        with contextlib.suppress(MalformedReplyError):
+            parse_device(payload)
 
 
 # -- one warning per episode -----------------------------------------------------------------

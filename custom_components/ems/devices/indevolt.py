@@ -18,6 +18,7 @@ Wire format (vendor documentation, and what the device tolerates):
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from enum import IntEnum
 import json
@@ -117,6 +118,8 @@ POLL_REGISTERS: Final[tuple[int, ...]] = (
 STRING_REGISTERS: Final = frozenset({REG_SERIAL, 9008, 9032, 9051, 9070, 9165, 9218})
 
 _INT_TEXT = re.compile(r"[-+]?\d+")
+# Register numbers are 16-bit; a longer key is no register (and int() may refuse its digits).
+_REGISTER_KEY = re.compile(r"\d{1,5}")
 _FLOAT_TEXT = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 
 
@@ -161,7 +164,8 @@ def normalise_value(register: int, value: object) -> float | int | str | None:
         return value
     text = value.strip()
     if _INT_TEXT.fullmatch(text):
-        return int(text)
+        with contextlib.suppress(ValueError):  # too many digits for int(): a float (inf) below
+            return int(text)
     if _FLOAT_TEXT.fullmatch(text):
         return float(text)
     return value
@@ -178,7 +182,7 @@ def parse_registers(
     """
     registers: dict[int, float | int | str] = {}
     for key, raw in payload.items():
-        if not _INT_TEXT.fullmatch(key):
+        if not _REGISTER_KEY.fullmatch(key):
             continue
         value = normalise_value(int(key), raw)
         if value is not None:

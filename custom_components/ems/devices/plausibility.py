@@ -170,11 +170,6 @@ class RejectionLog[K]:
         self._describe = describe
         self._rejected: set[K] = set()
 
-    @property
-    def rejected(self) -> frozenset[K]:
-        """Keys whose latest reading was rejected."""
-        return frozenset(self._rejected)
-
     def update(self, rejected: Mapping[K, str], valid: Collection[K]) -> None:
         """Note one reply: `rejected` readings with their reasons, `valid` keys read fine."""
         for key, reason in rejected.items():
