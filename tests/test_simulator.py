@@ -32,6 +32,8 @@ def test_cli_help() -> None:
     )
     assert "--p1-port" in result.stdout
     assert "--indevolt-port" in result.stdout
+    assert "--p1-nested-json" in result.stdout
+    assert "--indevolt-huge-body BYTES" in result.stdout
 
 
 def run_hours(model: HomeModel, clock: FakeClock, hours: float, step_s: float = 60.0) -> list[Any]:
