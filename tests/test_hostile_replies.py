@@ -82,7 +82,7 @@ async def test_endless_body_is_cut_at_the_cap(
 ) -> None:
     """A body that never ends fails the read once it passes the cap; memory stays small."""
     running_simulator.simulator.faults[device].endless_body = True
-    client = client_for(running_simulator, device_session, device, timeout_s=1.0)
+    client = client_for(running_simulator, device_session, device)
     tracemalloc.start()
     try:
         with pytest.raises(ReplyTooLargeError) as caught:
@@ -92,8 +92,8 @@ async def test_endless_body_is_cut_at_the_cap(
         tracemalloc.stop()
     assert isinstance(caught.value, MalformedReplyError)
     assert str(caught.value).endswith(TOO_LARGE)
-    # Client and simulator together: a few times the cap, not what a second of reading
-    # 127.0.0.1 would pile up (hundreds of MB).
+    # Client and simulator together: a few times the cap, not what seconds of reading
+    # 127.0.0.1 until the timeout would pile up (hundreds of MB per second).
     assert peak_bytes < 16 * MAX_REPLY_BYTES
     # The same client reads the next reply normally.
     running_simulator.simulator.faults[device].endless_body = False
@@ -457,7 +457,10 @@ async def test_error_texts_are_short_and_carry_no_address(
     text: str,
 ) -> None:
     running_simulator.simulator.faults[device].update(faults)
-    client = client_for(running_simulator, device_session, device, timeout_s=0.3)
+    # Short only where the timeout is the point: a loaded machine must not turn the others
+    # into timeouts.
+    timeout_s = 0.3 if faults.get("timeout") else 4.0
+    client = client_for(running_simulator, device_session, device, timeout_s=timeout_s)
     port = running_simulator.p1_port if device == "p1" else running_simulator.indevolt_port
     with pytest.raises(DeviceError) as caught:
         await client.get_data()
