@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 # The largest reply either device sends is about 2 kB (a three-phase P1 reply with external
 # meters; 50 Indevolt registers are less): 256 KiB is over 100 times that, and decoding it takes
-# about a millisecond, so a hostile reply neither fills memory nor blocks the event loop.
+# a few milliseconds at worst (benchmarks/hostile_replies.py), so a hostile reply neither fills
+# memory nor blocks the event loop.
 MAX_REPLY_BYTES: Final = 256 * 1024
 _READ_CHUNK_BYTES: Final = 64 * 1024
 
