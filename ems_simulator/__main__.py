@@ -41,6 +41,19 @@ def _parser() -> argparse.ArgumentParser:
         group.add_argument(f"--{device}-http-status", type=int, metavar="CODE")
         group.add_argument(f"--{device}-malformed-json", action="store_true")
         group.add_argument(f"--{device}-drop-connection", action="store_true")
+        group.add_argument(
+            f"--{device}-nested-json", action="store_true", help="reply 10^5 nested arrays"
+        )
+        group.add_argument(
+            f"--{device}-endless-body", action="store_true", help="reply a body that never ends"
+        )
+        group.add_argument(
+            f"--{device}-huge-body",
+            type=int,
+            default=0,
+            metavar="BYTES",
+            help="reply BYTES of JSON",
+        )
     parser.add_argument("--p1-api-disabled", action="store_true", help="P1 answers 403/202")
     parser.add_argument("--indevolt-password", help="require HTTP Digest auth (user opend)")
     parser.add_argument("--indevolt-get-only", action="store_true", help="POST answered 405")
@@ -66,6 +79,9 @@ def _faults(args: argparse.Namespace, device: str) -> Faults:
         http_status=options[f"{device}_http_status"],
         malformed_json=options[f"{device}_malformed_json"],
         drop_connection=options[f"{device}_drop_connection"],
+        nested_json=options[f"{device}_nested_json"],
+        endless_body=options[f"{device}_endless_body"],
+        huge_body_bytes=options[f"{device}_huge_body"],
     )
 
 

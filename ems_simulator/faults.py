@@ -22,6 +22,11 @@ class Faults:
     as strings, `"6002": "92"`), `reject_commands` (SetData answers `{"result": false}`),
     `password` (HTTP Digest auth required, user `opend`), `get_only` (POST answered 405).
     P1: `api_disabled` (403 with error id 202).
+    Hostile replies, both devices (see `hostile.py`): `nested_json` (200 with 10^5 nested
+    arrays), `endless_body` (200 with a chunked body that never ends), `huge_body_bytes` (200 with
+    a valid JSON object of that size and its Content-Length; 0 = off), `raw_values` (data
+    replies carry these keys with raw JSON text as value: `{"active_power_w": "NaN"}`,
+    `{"6002": "250"}`, `{"meter_model": '"abc"'}`; Indevolt: only keys that were asked).
     """
 
     off: bool = False
@@ -36,6 +41,10 @@ class Faults:
     password: str | None = None
     get_only: bool = False
     api_disabled: bool = False
+    nested_json: bool = False
+    endless_body: bool = False
+    huge_body_bytes: int = 0
+    raw_values: dict[str, str] = field(default_factory=dict)
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply `changes` (as from JSON); unknown names raise ValueError, nothing applied."""
@@ -43,8 +52,19 @@ class Faults:
         unknown = set(changes) - known
         if unknown:
             raise ValueError(f"unknown fault(s): {sorted(unknown)}")
+        if "raw_values" in changes:
+            raw_values = changes["raw_values"]
+            if not isinstance(raw_values, dict) or not all(
+                isinstance(raw, str) for raw in raw_values.values()
+            ):
+                raise ValueError("raw_values must map keys to raw JSON text")
         for name, value in changes.items():
-            setattr(self, name, set(value) if name == "missing_registers" else value)
+            if name == "missing_registers":
+                setattr(self, name, set(value))
+            elif name == "raw_values":
+                setattr(self, name, {str(key): raw for key, raw in value.items()})
+            else:
+                setattr(self, name, value)
 
     def reset(self) -> None:
         """Clear every fault."""

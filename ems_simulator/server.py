@@ -29,6 +29,7 @@ from typing import Any
 from aiohttp import web
 
 from .faults import HANG_S, Faults
+from .hostile import endless_reply, huge_reply, nested_json_reply, with_raw_values
 from .model import HomeModel
 
 P1 = "p1"
@@ -167,6 +168,12 @@ class Simulator:
             return web.Response(text='{"7101": 1, "6002": ', content_type="application/json")
         if faults.drop_connection:
             return await _drop_mid_reply(request)
+        if faults.nested_json:
+            return nested_json_reply()
+        if faults.endless_body:
+            return await endless_reply(request)
+        if faults.huge_body_bytes:
+            return huge_reply(faults.huge_body_bytes)
         self.model.advance()
         return await handler(request)
 
@@ -222,7 +229,8 @@ class Simulator:
         return web.json_response(P1_DEVICE)
 
     async def _p1_data(self, request: web.Request) -> web.Response:
-        return web.json_response(self.model.p1_data())
+        body = with_raw_values(self.model.p1_data(), self.p1_faults.raw_values)
+        return web.Response(body=body, content_type="application/json")
 
     # -- Indevolt ------------------------------------------------------------------------------
 
@@ -240,7 +248,10 @@ class Simulator:
             if key in known and key not in faults.missing_registers:
                 value = known[key]
                 reply[str(key)] = str(value) if faults.string_numbers else value
-        return web.json_response(reply)
+        asked = {str(key) for key in keys}
+        raw_values = {key: raw for key, raw in faults.raw_values.items() if key in asked}
+        body = with_raw_values(reply, raw_values)
+        return web.Response(body=body, content_type="application/json")
 
     async def _set_data(self, request: web.Request) -> web.Response:
         config = _config(request)

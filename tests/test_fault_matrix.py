@@ -237,22 +237,29 @@ async def harness(
 
 # One outage per row: the device, the fault knobs, how many polls it lasts, and a text the
 # outage warning must contain. 60 polls = 5 minutes of a device switched off.
+# The hostile replies (nested JSON, an endless or a 20 MB body) are outages of that device only.
 OUTAGES: list[tuple[str, dict[str, Any], int, str]] = [
-    ("p1", {"off": True}, 60, "failed"),
-    ("p1", {"timeout": True}, 3, "timed out"),
-    ("p1", {"latency_s": TIMEOUT_S + 1}, 3, "timed out"),
-    ("p1", {"http_status": 500}, 3, "500"),
-    ("p1", {"http_status": 400}, 3, "400"),
+    ("p1", {"off": True}, 60, "connection closed by the device"),
+    ("p1", {"timeout": True}, 3, "timed out after"),
+    ("p1", {"latency_s": TIMEOUT_S + 1}, 3, "timed out after"),
+    ("p1", {"http_status": 500}, 3, "HTTP status 500"),
+    ("p1", {"http_status": 400}, 3, "HTTP status 400"),
     ("p1", {"malformed_json": True}, 3, "not JSON"),
-    ("p1", {"drop_connection": True}, 3, "failed"),
+    ("p1", {"drop_connection": True}, 3, "reply cut off"),
     ("p1", {"api_disabled": True}, 3, "not enabled"),
-    ("indevolt", {"off": True}, 60, "failed"),
-    ("indevolt", {"timeout": True}, 3, "timed out"),
-    ("indevolt", {"latency_s": TIMEOUT_S + 1}, 3, "timed out"),
-    ("indevolt", {"http_status": 500}, 3, "500"),
-    ("indevolt", {"http_status": 400}, 3, "400"),
+    ("p1", {"nested_json": True}, 3, "not JSON (nested too deeply)"),
+    ("p1", {"endless_body": True}, 3, "reply too large"),
+    ("p1", {"huge_body_bytes": 20_000_000}, 3, "reply too large"),
+    ("indevolt", {"off": True}, 60, "connection closed by the device"),
+    ("indevolt", {"timeout": True}, 3, "timed out after"),
+    ("indevolt", {"latency_s": TIMEOUT_S + 1}, 3, "timed out after"),
+    ("indevolt", {"http_status": 500}, 3, "HTTP status 500"),
+    ("indevolt", {"http_status": 400}, 3, "HTTP status 400"),
     ("indevolt", {"malformed_json": True}, 3, "not JSON"),
-    ("indevolt", {"drop_connection": True}, 3, "failed"),
+    ("indevolt", {"drop_connection": True}, 3, "reply cut off"),
+    ("indevolt", {"nested_json": True}, 3, "not JSON (nested too deeply)"),
+    ("indevolt", {"endless_body": True}, 3, "reply too large"),
+    ("indevolt", {"huge_body_bytes": 20_000_000}, 3, "reply too large"),
 ]
 
 
@@ -314,6 +321,17 @@ async def test_outage_and_recovery(
     recoveries = ems_records(caplog, "is available again")
     assert [r.getMessage().startswith(name) for r in recoveries] == [True]
     assert loud_records(caplog) == []
+    assert_no_port_logged(harness, caplog)
+
+
+def assert_no_port_logged(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    """No log line carries a device's port or an aiohttp connection key (item 18 of issue 11)."""
+    ports = {str(harness.coordinator.p1.port), str(harness.coordinator.indevolt.port)}
+    for record in caplog.records:
+        if record.name.startswith(LOGGER_NAME) or record.name.startswith("homeassistant"):
+            message = record.getMessage()
+            assert "ConnectionKey" not in message, message
+            assert not any(port in message for port in ports), message
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -415,6 +433,86 @@ async def test_string_numbers(harness: Harness, caplog: pytest.LogCaptureFixture
     assert float(plain[f"{BATTERY_PREFIX}state_of_charge"]) == pytest.approx(50, abs=1)
     assert ems_records(caplog, "is unavailable") == []
     assert loud_records(caplog) == []
+
+
+# -- implausible readings: that sensor unknown, no traceback, one warning per episode ----------
+
+# The device, its implausible values (raw JSON text) and the sensors that must become unknown.
+GARBAGE: list[tuple[str, dict[str, str], set[str]]] = [
+    (
+        "p1",
+        {
+            "active_power_w": "NaN",
+            "active_power_l1_w": "1e400",
+            "active_tariff": "7",
+            "total_gas_m3": '"abc"',
+        },
+        {
+            "sensor.p1_meter_grid_power",
+            "sensor.p1_meter_grid_power_phase_1",
+            "sensor.p1_meter_active_tariff",
+            "sensor.p1_meter_gas",
+        },
+    ),
+    (
+        "indevolt",
+        {"6002": "250", "6105": "-5", "6000": "NaN", "11016": "Infinity"},
+        {
+            f"{BATTERY_PREFIX}state_of_charge",
+            f"{BATTERY_PREFIX}backup_state_of_charge",
+            f"{BATTERY_PREFIX}battery_power",
+            f"{BATTERY_PREFIX}battery_power_device_sign",
+            f"{BATTERY_PREFIX}grid_power_battery_ct",
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("device", "raw_values", "unknown"), GARBAGE, ids=["p1", "indevolt"])
+async def test_implausible_readings(
+    harness: Harness,
+    *,
+    caplog: pytest.LogCaptureFixture,
+    device: str,
+    raw_values: dict[str, str],
+    unknown: set[str],
+) -> None:
+    """NaN, 1e400, text, a tariff of 7, SOC 250 %: those sensors unknown while the rest of both
+    devices keeps updating; one warning per reading and episode, no traceback."""
+    await harness.poll()
+    states = harness.states(device)
+    assert all(states[entity_id].state != STATE_UNKNOWN for entity_id in unknown)
+    harness.simulator.faults[device].raw_values = raw_values
+    for _ in range(3):
+        before = {
+            each: {k: s.last_reported for k, s in harness.states(each).items()} for each in DEVICES
+        }
+        await harness.poll()
+        assert harness.coordinator.last_update_success
+        for each in DEVICES:
+            now = harness.states(each)
+            garbage = unknown if each == device else set()
+            for entity_id, state in now.items():
+                if entity_id in garbage:
+                    assert state.state == STATE_UNKNOWN, entity_id
+                else:
+                    assert state.state not in (STATE_UNKNOWN, STATE_UNAVAILABLE), entity_id
+                assert state.last_reported > before[each][entity_id], entity_id
+    data = harness.coordinator.data
+    invalid = data.p1.invalid_keys if device == "p1" else data.battery.invalid_registers
+    assert {str(key) for key in invalid} == set(raw_values)
+
+    harness.simulator.faults[device].raw_values = {}
+    await harness.poll()
+    states = harness.states(device)
+    assert all(states[entity_id].state != STATE_UNKNOWN for entity_id in unknown)
+
+    rejected = ems_records(caplog, "rejected (")
+    assert len(rejected) == len(raw_values), [r.getMessage() for r in rejected]
+    assert all(r.levelno == logging.WARNING and not r.exc_info for r in rejected)
+    assert len(ems_records(caplog, "is valid again")) == len(raw_values)
+    assert [r for r in loud_records(caplog) if r not in rejected] == []
+    assert ems_records(caplog, "is unavailable") == []
 
 
 # -- control faults: the battery is never left forced ------------------------------------------

@@ -53,9 +53,9 @@ def test_registers_constants() -> None:
 
 
 def test_fixture_gen2_mapping(load_fixture_json: Callable[[str], Any]) -> None:
-    snapshot = BatterySnapshot(
-        parse_registers(load_fixture_json("indevolt_ha_core_gen_2_getdata.json"))
-    )
+    registers, rejected = parse_registers(load_fixture_json("indevolt_ha_core_gen_2_getdata.json"))
+    assert rejected == {}
+    snapshot = BatterySnapshot(registers)
     assert snapshot.value(606) == 1001  # sent as the string "1001"
     assert snapshot.serial == "SolidFlex2000-87654321"
     assert snapshot.value(9008) == "MASTER-12345678"
@@ -143,7 +143,7 @@ def test_normalise_value(register: int, raw: object, expected: object) -> None:
 
 
 def test_parse_registers_skips_non_register_keys() -> None:
-    assert parse_registers({"6002": "92", "error": 1, "6001": None}) == {6002: 92}
+    assert parse_registers({"6002": "92", "error": 1, "6001": None}) == ({6002: 92}, {})
 
 
 # -- reads over HTTP -----------------------------------------------------------------------------

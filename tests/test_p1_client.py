@@ -69,7 +69,8 @@ def test_odd_values_dropped() -> None:
             "external": [1, {"unique_id": 7, "timestamp": True, "value": "x"}],
         }
     )
-    assert data.values == {"active_power_w": "oops"}
+    assert data.values == {}  # text under a numeric key is no reading
+    assert data.invalid_keys == {"active_power_w"}
     assert data.active_power_w is None
     assert data.external == (P1ExternalMeter("7", None, None, None, None),)
 

@@ -14,6 +14,7 @@ import pytest
 from custom_components.ems.devices.indevolt import IndevoltClient, WorkingMode
 from custom_components.ems.devices.p1 import P1Client
 from ems_simulator import HomeModel, RunningSimulator, Simulator
+from ems_simulator.hostile import with_raw_values
 from ems_simulator.model import CT_TOLERANCE_RELATIVE, CT_TOLERANCE_W
 
 from .conftest import FakeClock
@@ -31,6 +32,8 @@ def test_cli_help() -> None:
     )
     assert "--p1-port" in result.stdout
     assert "--indevolt-port" in result.stdout
+    assert "--p1-nested-json" in result.stdout
+    assert "--indevolt-huge-body BYTES" in result.stdout
 
 
 def run_hours(model: HomeModel, clock: FakeClock, hours: float, step_s: float = 60.0) -> list[Any]:
@@ -281,3 +284,55 @@ def test_simulator_defaults() -> None:
     sim = Simulator()
     assert sim.model.mode == 1
     assert sim.state()["faults"]["p1"]["off"] is False
+
+
+async def test_hostile_faults_over_the_control_api(
+    running_simulator: RunningSimulator, device_session: aiohttp.ClientSession
+) -> None:
+    """The hostile-reply knobs are set per device over HTTP and shape the raw replies."""
+    sim = running_simulator.simulator
+    control = f"{running_simulator.p1_url}/sim/faults"
+    raw = {"active_power_w": "1e400", "active_tariff": '"abc"'}
+    async with device_session.post(
+        control, json={"p1": {"raw_values": raw}, "indevolt": {"raw_values": {"6002": "NaN"}}}
+    ) as response:
+        assert (await response.json())["p1"]["raw_values"] == raw
+    async with device_session.get(f"{running_simulator.p1_url}/api/v1/data") as response:
+        text = await response.text()
+    assert '"active_power_w": 1e400' in text
+    assert '"active_tariff": "abc"' in text
+    assert text.count('"active_power_w"') == 1  # replaced, not duplicated
+    indevolt = f"{running_simulator.indevolt_url}/rpc/Indevolt.GetData?config="
+    async with device_session.post(indevolt + '{"t":[6002]}') as response:
+        assert await response.text() == '{"6002": NaN}'
+    async with device_session.post(indevolt + '{"t":[7101]}') as response:
+        assert await response.json() == {"7101": 1}  # only registers that were asked
+
+    for body in ({"p1": {"raw_values": ["NaN"]}}, {"p1": {"raw_values": {"a": 1}}}):
+        async with device_session.post(control, json=body) as response:
+            assert response.status == 400
+    assert sim.p1_faults.raw_values == raw  # all or nothing
+
+    sim.indevolt_faults.reset()
+    sim.p1_faults.update({"raw_values": {}, "nested_json": True})
+    async with device_session.get(f"{running_simulator.p1_url}/api") as response:
+        body = await response.read()
+    assert body.startswith(b"[[[[") and len(body) == 200_000
+    sim.p1_faults.update({"nested_json": False, "huge_body_bytes": 1_000_000})
+    async with device_session.get(f"{running_simulator.p1_url}/api") as response:
+        assert response.content_length == 1_000_000
+        assert len((await response.json())["padding"]) > 900_000
+    sim.p1_faults.update({"huge_body_bytes": 0, "endless_body": True})
+    async with device_session.get(f"{running_simulator.p1_url}/api") as response:
+        assert response.content_length is None
+        received = 0
+        async for chunk in response.content.iter_chunked(65_536):
+            received += len(chunk)
+            if received > 5_000_000:
+                break
+    assert received > 5_000_000  # and it would go on
+
+
+def test_raw_values_without_other_keys() -> None:
+    assert with_raw_values({}, {"6002": "250"}) == b'{"6002": 250}'
+    assert with_raw_values({"a": 1}, {}) == b'{"a": 1}'

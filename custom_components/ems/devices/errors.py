@@ -13,11 +13,17 @@ DeviceError
 │   ├── AuthenticationError    Indevolt 401: digest password missing or wrong
 │   └── P1ApiDisabledError     P1 403 with error id 202: "Local API" is off in the app
 ├── MalformedReplyError        2xx, but not JSON or not the documented shape
+│   └── ReplyTooLargeError     the body exceeds the clients' cap (a few hundred KiB)
 └── CommandRejectedError       Indevolt SetData answered {"result": false}
 ```
 
 `AuthenticationError` and `P1ApiDisabledError` are HTTP status errors with a meaning of their
 own; catch them before `DeviceHttpStatusError`.
+
+Error texts are short and human ("GET /api/v1/data: connection refused"): they name the request
+but never the host, the port or a wrapped exception's repr. A reading that is not plausible is
+no error: the clients drop it and report it (`P1Data.invalid_keys`,
+`BatterySnapshot.invalid_registers`).
 """
 
 from __future__ import annotations
@@ -54,6 +60,10 @@ class P1ApiDisabledError(DeviceHttpStatusError):
 
 class MalformedReplyError(DeviceError):
     """The reply was not JSON, or not shaped as the device documents."""
+
+
+class ReplyTooLargeError(MalformedReplyError):
+    """The reply's body is larger than the clients accept; it was not read to its end."""
 
 
 class CommandRejectedError(DeviceError):

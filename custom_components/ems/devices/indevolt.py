@@ -18,6 +18,7 @@ Wire format (vendor documentation, and what the device tolerates):
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from enum import IntEnum
 import json
@@ -34,6 +35,7 @@ from .errors import (
     DeviceHttpStatusError,
     MalformedReplyError,
 )
+from .plausibility import INDEVOLT_BOUNDS, RejectionLog, split_plausible
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -116,6 +118,8 @@ POLL_REGISTERS: Final[tuple[int, ...]] = (
 STRING_REGISTERS: Final = frozenset({REG_SERIAL, 9008, 9032, 9051, 9070, 9165, 9218})
 
 _INT_TEXT = re.compile(r"[-+]?\d+")
+# Register numbers are 16-bit; a longer key is no register (and int() may refuse its digits).
+_REGISTER_KEY = re.compile(r"\d{1,5}")
 _FLOAT_TEXT = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 
 
@@ -160,25 +164,30 @@ def normalise_value(register: int, value: object) -> float | int | str | None:
         return value
     text = value.strip()
     if _INT_TEXT.fullmatch(text):
-        return int(text)
+        with contextlib.suppress(ValueError):  # too many digits for int(): a float (inf) below
+            return int(text)
     if _FLOAT_TEXT.fullmatch(text):
         return float(text)
     return value
 
 
-def parse_registers(payload: Mapping[str, object]) -> dict[int, float | int | str]:
-    """Turn a decoded GetData reply into `{register: normalised value}`.
+def parse_registers(
+    payload: Mapping[str, object],
+) -> tuple[dict[int, float | int | str], dict[int, str]]:
+    """Turn a decoded GetData reply into `{register: normalised value}` and the rejections.
 
-    Keys that are not register numbers and values that are not scalars are left out.
+    Keys that are not register numbers and values that are not scalars are left out. Values
+    that are not plausible (`plausibility.INDEVOLT_BOUNDS`: SOC 250 %, NaN, text under a numeric
+    register) are left out too, and returned as `{register: reason}`.
     """
     registers: dict[int, float | int | str] = {}
     for key, raw in payload.items():
-        if not _INT_TEXT.fullmatch(key):
+        if not _REGISTER_KEY.fullmatch(key):
             continue
         value = normalise_value(int(key), raw)
         if value is not None:
             registers[int(key)] = value
-    return registers
+    return split_plausible(registers, INDEVOLT_BOUNDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,10 +195,12 @@ class BatterySnapshot:
     """One read of the battery: the normalised registers and typed views of them.
 
     Every typed attribute is None when its register is absent or not a number (absent keys are
-    normal for hours after a firmware update).
+    normal for hours after a firmware update). `invalid_registers` were sent with a value that is
+    not plausible and are absent from `registers`.
     """
 
     registers: Mapping[int, float | int | str]
+    invalid_registers: frozenset[int] = frozenset()
 
     def value(self, register: int) -> float | int | str | None:
         """The normalised value of `register`, None when absent."""
@@ -368,6 +379,7 @@ class IndevoltClient:
         self._middlewares = (
             (aiohttp.DigestAuthMiddleware(DIGEST_USER, password),) if password else None
         )
+        self._rejections = RejectionLog[int](lambda register: f"Indevolt register {register}")
 
     def set_address(self, host: str, port: int) -> None:
         """Send the next requests to `host`:`port` (the device moved; nothing is sent now)."""
@@ -389,15 +401,20 @@ class IndevoltClient:
     async def get_data(self, registers: Iterable[int] = POLL_REGISTERS) -> BatterySnapshot:
         """Read `registers`, one request per <= 50 keys, into one snapshot.
 
-        Duplicates are asked once. Keys the firmware does not know are absent from the snapshot.
+        Duplicates are asked once. Keys the firmware does not know are absent from the snapshot,
+        as are implausible values (logged once per register until a valid value arrives).
         """
         keys = list(dict.fromkeys(registers))
         merged: dict[int, float | int | str] = {}
+        rejected: dict[int, str] = {}
         for start in range(0, len(keys), MAX_KEYS_PER_REQUEST):
             batch = keys[start : start + MAX_KEYS_PER_REQUEST]
             payload = await self._rpc("Indevolt.GetData", {"t": batch}, self.method)
-            merged.update(parse_registers(payload))
-        return BatterySnapshot(registers=merged)
+            batch_values, batch_rejected = parse_registers(payload)
+            merged.update(batch_values)
+            rejected.update(batch_rejected)
+        self._rejections.update(rejected, merged)
+        return BatterySnapshot(registers=merged, invalid_registers=frozenset(rejected))
 
     async def get_config(self) -> IndevoltDeviceInfo:
         """Read model, serial, MAC and firmware (`Sys.GetConfig`).
@@ -474,7 +491,7 @@ class IndevoltClient:
         if result is False:
             raise CommandRejectedError(f"SetData {register}={values} was rejected")
         if result is not True:
-            raise MalformedReplyError(f"SetData reply has no boolean result: {payload!r}")
+            raise MalformedReplyError(f"SetData {register}: reply has no boolean result")
 
     async def _rpc(
         self, service: str, config: Mapping[str, object] | None, method: str
@@ -490,8 +507,9 @@ class IndevoltClient:
             headers={"Connection": "close"},
             middlewares=self._middlewares,
         )
+        what = f"{method.upper()} /rpc/{service}"
         if reply.status == 401:
-            raise AuthenticationError(401, f"{service}: authentication required or failed")
+            raise AuthenticationError(401, f"{what}: authentication required or failed")
         if not 200 <= reply.status < 300:
-            raise DeviceHttpStatusError(reply.status, f"{service} answered {reply.status}")
-        return decode_json_object(reply.body)
+            raise DeviceHttpStatusError(reply.status, f"{what}: HTTP status {reply.status}")
+        return decode_json_object(reply.body, what)

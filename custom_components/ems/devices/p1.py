@@ -18,6 +18,14 @@ from yarl import URL
 
 from ._http import decode_json_object, exchange
 from .errors import DeviceHttpStatusError, MalformedReplyError, P1ApiDisabledError
+from .plausibility import (
+    EXTERNAL_VALUE,
+    METER_TIMESTAMP,
+    P1_BOUNDS,
+    RejectionLog,
+    plausible_number,
+    split_plausible,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -54,13 +62,16 @@ class P1ExternalMeter:
 class P1Data:
     """One measurement from `GET /api/v1/data`.
 
-    `values` holds every scalar key exactly as the meter sent it (v1 names, including the
-    firmware's spelling `montly_power_peak_w`); keys sent as null are dropped, so "absent" and
-    "unknown" are the same thing for callers.
+    `values` holds every plausible scalar key exactly as the meter sent it (v1 names, including
+    the firmware's spelling `montly_power_peak_w`); keys sent as null are dropped, so "absent"
+    and "unknown" are the same thing for callers. `invalid_keys` are the keys whose value was
+    rejected by `plausibility` (not a finite number, text under a numeric key, out of range):
+    they are absent from `values` too.
     """
 
     values: Mapping[str, float | int | str]
     external: tuple[P1ExternalMeter, ...] = ()
+    invalid_keys: frozenset[str] = frozenset()
 
     def number(self, key: str) -> float | None:
         """The value of `key` when it is a number, else None."""
@@ -109,20 +120,13 @@ def parse_device(payload: Mapping[str, object]) -> P1Device:
     )
 
 
-def _optional_number(payload: Mapping[str, object], key: str) -> float | None:
-    value = payload.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return value
-
-
 def _external_meter(entry: Mapping[str, object]) -> P1ExternalMeter:
-    timestamp = _optional_number(entry, "timestamp")
+    timestamp = plausible_number(entry.get("timestamp"), METER_TIMESTAMP)
     return P1ExternalMeter(
         unique_id=_optional_str(entry, "unique_id"),
         type=_optional_str(entry, "type"),
         timestamp=int(timestamp) if timestamp is not None else None,
-        value=_optional_number(entry, "value"),
+        value=plausible_number(entry.get("value"), EXTERNAL_VALUE),
         unit=_optional_str(entry, "unit"),
     )
 
@@ -130,22 +134,29 @@ def _external_meter(entry: Mapping[str, object]) -> P1ExternalMeter:
 def parse_data(payload: Mapping[str, object]) -> P1Data:
     """Build a `P1Data` from a decoded `/api/v1/data` reply.
 
-    Scalars are kept under their literal key; null and non-scalar values are dropped, except the
-    `external` list, whose object entries become `P1ExternalMeter`s.
+    Plausible scalars are kept under their literal key; null and non-scalar values are dropped,
+    except the `external` list, whose object entries become `P1ExternalMeter`s. Implausible
+    values (see `plausibility.P1_BOUNDS`) are dropped and their keys listed in `invalid_keys`.
     """
-    values: dict[str, float | int | str] = {}
+    return _parse_data(payload)[0]
+
+
+def _parse_data(payload: Mapping[str, object]) -> tuple[P1Data, dict[str, str]]:
+    """`parse_data`, plus the reason each invalid key was rejected."""
+    scalars: dict[str, float | int | str] = {}
     for key, value in payload.items():
         if isinstance(value, bool):  # no v1 key is boolean; keep the value types honest
             continue
         if isinstance(value, int | float | str):
-            values[key] = value
+            scalars[key] = value
+    values, rejected = split_plausible(scalars, P1_BOUNDS)
     raw_external = payload.get("external")
     external: tuple[P1ExternalMeter, ...] = ()
     if isinstance(raw_external, list):
         external = tuple(
             _external_meter(entry) for entry in raw_external if isinstance(entry, dict)
         )
-    return P1Data(values=values, external=external)
+    return P1Data(values=values, external=external, invalid_keys=frozenset(rejected)), rejected
 
 
 class P1Client:
@@ -168,6 +179,7 @@ class P1Client:
         self._session = session
         self.set_address(host, port)
         self.timeout_s = timeout_s
+        self._rejections = RejectionLog[str](lambda key: f"P1 meter reading {key}")
 
     def set_address(self, host: str, port: int) -> None:
         """Send the next requests to `host`:`port` (the meter moved; nothing is sent now)."""
@@ -180,8 +192,13 @@ class P1Client:
         return parse_device(await self._get_json("/api"))
 
     async def get_data(self) -> P1Data:
-        """Read the current measurement (`GET /api/v1/data`)."""
-        return parse_data(await self._get_json("/api/v1/data"))
+        """Read the current measurement (`GET /api/v1/data`).
+
+        A rejected reading is logged once (a warning) until a valid value of it arrives.
+        """
+        data, rejected = _parse_data(await self._get_json("/api/v1/data"))
+        self._rejections.update(rejected, data.values)
+        return data
 
     async def _get_json(self, path: str) -> dict[str, object]:
         reply = await exchange(
@@ -190,14 +207,14 @@ class P1Client:
         if reply.status == 403 and _error_id(reply.body) == API_DISABLED_ERROR_ID:
             raise P1ApiDisabledError(403, "the P1 meter's local API is not enabled")
         if not 200 <= reply.status < 300:
-            raise DeviceHttpStatusError(reply.status, f"GET {path} answered {reply.status}")
-        return decode_json_object(reply.body)
+            raise DeviceHttpStatusError(reply.status, f"GET {path}: HTTP status {reply.status}")
+        return decode_json_object(reply.body, f"GET {path}")
 
 
 def _error_id(body: bytes) -> object:
     """The `error.id` of an error reply, or None when the body has none."""
     try:
-        payload = decode_json_object(body)
+        payload = decode_json_object(body, "error reply")
     except MalformedReplyError:
         return None
     error = payload.get("error")
