@@ -26,6 +26,7 @@ from .devices.indevolt import IndevoltClient
 from .devices.p1 import P1Client
 from .optimiser import Optimiser
 from .options import entry_options
+from .plan_card import async_register_plan_card
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -33,8 +34,9 @@ PLATFORMS: list[Platform] = [Platform.BUTTON, Platform.SELECT, Platform.SENSOR, 
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up the integration (actions are registered here, once)."""
+    """Set up the integration (actions and the plan card are registered here, once)."""
     async_setup_services(hass)
+    await async_register_plan_card(hass)
     return True
 
 
