@@ -107,7 +107,7 @@ test("the import price is a step line; the export price only when it differs", (
 test("the peak limit is drawn on the power axis; the axis reaches it", () => {
   const m = model({ peakLimitW: 4000 });
   assert.equal(m.peak.kw, 4);
-  assert.ok(m.powerRange.max >= 4);
+  assert.equal(m.powerRange.max, 4, "the axis ends at the limit, not a step above it");
   const kw = m.powerRange.max - ((m.peak.y - m.power.top) / (m.power.bottom - m.power.top)) * (m.powerRange.max - m.powerRange.min);
   assert.ok(Math.abs(kw - 4) < 1e-6);
   assert.equal(model({ peakLimitW: undefined }).peak, null);

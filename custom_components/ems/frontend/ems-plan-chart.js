@@ -137,8 +137,8 @@ function niceRange(values, { includeZero = false, minSpan = 0.01, ticks = 3 } = 
   if (!Number.isFinite(lo) || !Number.isFinite(hi)) [lo, hi] = [0, 1];
   if (hi - lo < minSpan) [lo, hi] = [lo - minSpan / 2, hi + minSpan / 2];
   const step = niceStep((hi - lo) / ticks);
-  const min = Math.floor(lo / step - 1e-9) * step;
-  const max = Math.ceil(hi / step + 1e-9) * step;
+  const min = Math.floor(lo / step + 1e-9) * step;
+  const max = Math.ceil(hi / step - 1e-9) * step;
   const values_ = [];
   for (let v = min; v <= max + step / 2; v += step) values_.push(Number(v.toFixed(6)));
   return { min, max, ticks: values_ };
@@ -235,10 +235,12 @@ export function chartModel(input) {
     const x1 = clampX(slot.end);
     const y = yPower(slot.powerW / 1000);
     const kind = slot.powerW > 0 ? "charge" : slot.powerW < 0 ? "discharge" : "idle";
+    // A 1 px gap between wide bars; on a phone the quarters touch, or they become a comb.
+    const gap = x1 - x0 >= 5 ? 1 : 0;
     return {
       kind,
-      x: x0 + 0.5,
-      width: Math.max(0.5, x1 - x0 - 1),
+      x: x0 + gap / 2,
+      width: Math.max(0.5, x1 - x0 - gap),
       y: Math.min(y, zeroY),
       height: Math.abs(zeroY - y),
       slot,
