@@ -175,12 +175,16 @@ class EmsPlanCard extends BaseElement {
     this._setUp();
     const hass = this._hass;
     const labels = labelsFor(hass.locale?.language ?? hass.language);
-    const found = emsEntities(hass, this._config.entity);
+    // The registries change rarely; states change all the time: look entities up only then.
+    if (hass.entities !== this._registry || hass.devices !== this._devices || this._config !== this._foundFor) {
+      this._found = emsEntities(hass, this._config.entity);
+      [this._registry, this._devices, this._foundFor] = [hass.entities, hass.devices, this._config];
+    }
+    const found = this._found;
     const states = [found.plan, found.status, found.savings].map((id) => hass.states[id]);
     if (!force && states.every((s, i) => s === this._lastStates?.[i]) && labels === this._labels) return;
     this._lastStates = states;
     this._labels = labels;
-    this._found = found;
     const [plan, status, savings] = states;
     this._renderHeader(labels, plan, status, savings);
     const message = this.shadowRoot.querySelector(".message");
@@ -199,7 +203,8 @@ class EmsPlanCard extends BaseElement {
     const hass = this._hass;
     const format = (state) => (state ? (hass.formatEntityState?.(state) ?? state.state) : "–");
     let saved = "–";
-    const today = chart.savingsSince(this._history?.savings ?? [], savings?.state);
+    // Until the history is back the savings at midnight are unknown, and so are today's.
+    const today = this._history?.savings ? chart.savingsSince(this._history.savings, savings?.state) : null;
     if (today !== null) {
       saved = new Intl.NumberFormat(hass.locale?.language || "en", {
         style: "currency",
