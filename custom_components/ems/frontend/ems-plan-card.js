@@ -195,7 +195,7 @@ class EmsPlanCard extends BaseElement {
     }
     const slots = chart.planSlots(plan.attributes.schedule);
     message.textContent = slots.length ? "" : labels.no_plan;
-    this._maybeFetchHistory(found, plan);
+    this._maybeFetchHistory(found);
     this._renderChart(labels, slots, plan);
   }
 
@@ -258,7 +258,7 @@ class EmsPlanCard extends BaseElement {
       .join("");
   }
 
-  async _maybeFetchHistory(found, plan) {
+  async _maybeFetchHistory(found) {
     const hoursBack = Number(this._config.hours_back ?? DEFAULT_HOURS_BACK);
     const key = [found.soc, found.battery, found.grid, found.savings, hoursBack].join("|");
     const due = !this._historyAt || Date.now() - this._historyAt > HISTORY_REFRESH_MS;
