@@ -40,6 +40,7 @@ class Setup:
         self.url = url.rstrip("/")
         self.client_id = f"{self.url}/"
         self.token = ""
+        self.onboarded = False
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -57,12 +58,17 @@ class Setup:
             return await response.text()
 
     async def wait_for_http(self, timeout_s: float) -> None:
-        """Wait until Home Assistant's HTTP server answers the onboarding endpoint."""
+        """Wait until Home Assistant's HTTP server answers the onboarding endpoint.
+
+        Once onboarding is complete (a restart after the first start) Home Assistant no longer
+        serves that endpoint: 404 then means "up, onboarded".
+        """
         deadline = time.monotonic() + timeout_s
         while True:
             try:
                 async with self.session.get(self.url + "/api/onboarding") as response:
-                    if response.status == 200:
+                    if response.status in {200, 404}:
+                        self.onboarded = response.status == 404
                         return
             except aiohttp.ClientError:
                 pass
@@ -82,6 +88,9 @@ class Setup:
         scripts/develop marks the other onboarding steps done before the first start: their
         endpoints would set up integrations that reach out to the internet.
         """
+        if self.onboarded:
+            await self.login()
+            return
         steps = {
             step["step"]: step["done"] for step in await self.request("GET", "/api/onboarding")
         }

@@ -1,12 +1,16 @@
-"""Screenshot of a Home Assistant dashboard through headless Chromium's DevTools protocol.
+"""Screenshots and the plan card check, through headless Chromium's DevTools protocol.
 
-Used by `scripts/screenshot`; runs with Home Assistant's Python (aiohttp). Logs in with the
-development credentials (login flow, no person), puts the tokens into `localStorage.hassTokens`
-before the page loads (`Page.addScriptToEvaluateOnNewDocument`), opens the dashboard, waits for
-it to render with live values, and saves a PNG.
+Used by `scripts/screenshot` and `scripts/check_card`; runs with Home Assistant's Python
+(aiohttp). Logs in with the development credentials (login flow, no person), puts the tokens and
+the theme into `localStorage` before the page loads (`Page.addScriptToEvaluateOnNewDocument`),
+opens a dashboard view in the server's time zone, waits until the ems plan card (when the view
+has one) has drawn its plan, and saves a PNG. Every console error, uncaught exception and failed
+request of the page is collected; with `--check` any of them fails, and so does a card without
+its plan, its card-picker entry, its stub config, its editor or its title in the language.
 
     python scripts/screenshot_cdp.py --devtools 9222 --url http://127.0.0.1:8123 \
-        --path /ems-dashboard/home --out docs/screenshot.png
+        --path /ems-dashboard/plan --theme dark --width 360 --out docs/plan-card-360.png \
+        [--language nl] [--check]
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import itertools
 import json
 from pathlib import Path
@@ -25,6 +30,44 @@ import aiohttp
 
 USER = "dev"
 PASSWORD = "dev"  # noqa: S105 - the local development login of scripts/develop
+
+TITLES = {"en": "Battery plan", "nl": "Batterijplan"}
+# Finds the ems plan card through the shadow roots and reports what it drew.
+CARD_PROBE = """
+(() => {
+  const find = (root) => {
+    for (const el of root.querySelectorAll("*")) {
+      if (el.localName === "ems-plan-card") return el;
+      if (el.shadowRoot) { const inner = find(el.shadowRoot); if (inner) return inner; }
+    }
+    return null;
+  };
+  const card = find(document);
+  if (!card || !card.shadowRoot) return { found: false };
+  const root = card.shadowRoot;
+  const svg = root.querySelector("svg");
+  return {
+    found: true,
+    bars: root.querySelectorAll("rect.bar").length,
+    price: !!root.querySelector("path.price"),
+    soc_plan: !!root.querySelector("path.soc-plan"),
+    soc_measured: !!root.querySelector("path.soc-measured"),
+    now: !!root.querySelector("line.now"),
+    width: svg ? svg.getBoundingClientRect().width : 0,
+    header: root.querySelector(".header")?.innerText ?? "",
+    message: root.querySelector(".message")?.textContent ?? "",
+    in_picker: (window.customCards ?? []).some((c) => c.type === "ems-plan-card"),
+    stub: customElements.get("ems-plan-card").getStubConfig(card._hass),
+    editor: (() => {
+      const editor = customElements.get("ems-plan-card").getConfigElement();
+      editor.setConfig({ type: "custom:ems-plan-card" });
+      editor.hass = card._hass;
+      const form = editor.querySelector("ha-form");
+      return form ? form.schema.map((field) => field.name || field.schema.map((f) => f.name).join(",")) : [];
+    })(),
+  };
+})()
+"""
 
 
 async def hass_tokens(session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
@@ -60,55 +103,142 @@ async def hass_tokens(session: aiohttp.ClientSession, url: str) -> dict[str, Any
 
 
 class DevTools:
-    """A minimal DevTools protocol client for one page target."""
+    """A minimal DevTools protocol client for one page target; it keeps the page's errors."""
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         """Use an open WebSocket to a page target."""
         self.ws = ws
         self.ids = itertools.count(1)
+        self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.errors: list[str] = []
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for message in self.ws:
+            reply = json.loads(message.data)
+            if "id" in reply:
+                future = self.pending.pop(reply["id"])
+                if "error" in reply:
+                    future.set_exception(RuntimeError(str(reply["error"])))
+                else:
+                    future.set_result(reply.get("result", {}))
+            else:
+                self._collect(reply.get("method", ""), reply.get("params", {}))
+
+    def _collect(self, method: str, params: dict[str, Any]) -> None:
+        if method == "Runtime.consoleAPICalled" and params.get("type") in {"error", "assert"}:
+            texts = [str(arg.get("value", arg.get("description", ""))) for arg in params["args"]]
+            self.errors.append("console: " + " ".join(texts))
+        elif method == "Runtime.exceptionThrown":
+            details = params["exceptionDetails"]
+            exception = details.get("exception", {}).get("description", details.get("text"))
+            self.errors.append(f"exception: {exception}")
+        elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
+            entry = params["entry"]
+            self.errors.append(f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}")
 
     async def send(self, method: str, **params: Any) -> dict[str, Any]:
-        """Call `method` and return its result (events in between are skipped)."""
+        """Call `method` and return its result."""
         message_id = next(self.ids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.pending[message_id] = future
         await self.ws.send_json({"id": message_id, "method": method, "params": params})
-        while True:
-            reply = await self.ws.receive_json()
-            if reply.get("id") == message_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                result: dict[str, Any] = reply.get("result", {})
-                return result
+        return await asyncio.wait_for(future, 30)
+
+    async def evaluate(self, expression: str) -> Any:
+        """The JSON value of `expression` in the page."""
+        result = await self.send("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result["result"].get("value")
+
+
+async def wait_for_card(tools: DevTools, timeout_s: float) -> dict[str, Any] | None:
+    """The card's probe once it drew bars, the price and the planned SOC (None: no card)."""
+    deadline = time.monotonic() + timeout_s
+    probe: dict[str, Any] = {"found": False}
+    while time.monotonic() < deadline:
+        probe = await tools.evaluate(CARD_PROBE) or {"found": False}
+        if probe["found"] and probe["bars"] and probe["price"] and probe["soc_plan"]:
+            # One more second for the history request to come back and be drawn.
+            await asyncio.sleep(1)
+            return dict(await tools.evaluate(CARD_PROBE))
+        await asyncio.sleep(0.5)
+    return probe if probe["found"] else None
 
 
 async def main(args: argparse.Namespace) -> int:
-    """Log in, open the dashboard in Chromium, save the screenshot."""
+    """Log in, open the view in Chromium, wait for the card, save the screenshot, check."""
     async with aiohttp.ClientSession() as session:
         tokens = await hass_tokens(session, args.url)
+        async with session.get(f"{args.url}/api/config", headers=auth(tokens)) as response:
+            time_zone = (await response.json())["time_zone"]
         async with session.get(f"http://127.0.0.1:{args.devtools}/json/list") as response:
             targets = await response.json()
         page = next(t for t in targets if t.get("type") == "page")
         async with session.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
             tools = DevTools(ws)
-            await tools.send("Page.enable")
+            for domain in ("Page", "Runtime", "Log"):
+                await tools.send(f"{domain}.enable")
             await tools.send(
                 "Emulation.setDeviceMetricsOverride",
                 width=args.width,
                 height=args.height,
-                deviceScaleFactor=1,
-                mobile=False,
+                deviceScaleFactor=args.scale,
+                mobile=args.width < 600,
             )
+            await tools.send("Emulation.setTimezoneOverride", timezoneId=time_zone)
+            theme = json.dumps({"theme": "default", "dark": args.theme == "dark"})
             script = (
                 f"localStorage.setItem('hassTokens', {json.dumps(json.dumps(tokens))});"
-                "localStorage.setItem('selectedTheme', JSON.stringify({theme: 'default', dark: false}));"
+                f"localStorage.setItem('selectedTheme', {json.dumps(theme)});"
+                f"localStorage.setItem('selectedLanguage', {json.dumps(json.dumps(args.language))});"
             )
             await tools.send("Page.addScriptToEvaluateOnNewDocument", source=script)
             await tools.send("Page.navigate", url=args.url + args.path)
-            await asyncio.sleep(args.wait)
+            probe = await wait_for_card(tools, args.wait)
+            await asyncio.sleep(1)
             shot = await tools.send("Page.captureScreenshot", format="png")
+            tools.reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await tools.reader
     out = Path(args.out)
     out.write_bytes(base64.b64decode(shot["data"]))  # noqa: ASYNC240 - once, at the end
-    print(f"saved {out}")
-    return 0
+    print(f"saved {out}; card: {json.dumps(probe)}")
+    for error in tools.errors:
+        print(f"page error: {error}")
+    if not args.check:
+        return 0
+    problems = card_problems(probe, args.language)
+    problems += [f"page error: {error}" for error in tools.errors]
+    if not problems:
+        print("check: the plan card drew its plan; in the card picker; editor; no console errors")
+        return 0
+    print("check FAILED:\n  " + "\n  ".join(problems))
+    return 1
+
+
+def card_problems(probe: dict[str, Any] | None, language: str) -> list[str]:
+    """What is wrong with the card the page shows (nothing: an empty list)."""
+    if probe is None:
+        return ["no ems-plan-card on the page"]
+    wanted = {
+        "charge or discharge bars": probe["bars"] > 0,
+        "the import price line": probe["price"],
+        "the planned SOC line": probe["soc_plan"],
+        "the now line": probe["now"],
+        "an entry in the card picker (window.customCards)": probe["in_picker"],
+        "a stub config naming the plan sensor": str(probe["stub"].get("entity", "")).endswith(
+            "_optimiser_plan"
+        ),
+        "an editor with the entity and the hours": probe["editor"]
+        == ["entity", "hours_back,hours_ahead"],
+        f"a {language} title": probe["header"].startswith(TITLES[language]),
+    }
+    return [f"missing {what}" for what, ok in wanted.items() if not ok]
+
+
+def auth(tokens: dict[str, Any]) -> dict[str, str]:
+    """The Authorization header for the REST API."""
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
 if __name__ == "__main__":
@@ -119,5 +249,9 @@ if __name__ == "__main__":
     parser.add_argument("--out", default="docs/screenshot.png")
     parser.add_argument("--width", type=int, default=1400)
     parser.add_argument("--height", type=int, default=1000)
-    parser.add_argument("--wait", type=float, default=10.0, help="seconds to let it render")
+    parser.add_argument("--scale", type=float, default=1, help="device pixels per CSS pixel")
+    parser.add_argument("--theme", choices=["light", "dark"], default="light")
+    parser.add_argument("--language", choices=sorted(TITLES), default="en")
+    parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the card")
+    parser.add_argument("--check", action="store_true", help="fail on errors or no plan drawn")
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -11,7 +11,7 @@ import time
 from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -233,3 +233,23 @@ async def test_a_cancelled_read_is_not_a_device_failure(
         await coordinator.async_refresh()
     assert coordinator.data is before
     assert "is unavailable" not in caplog.text
+
+
+async def test_a_reading_garbled_at_the_first_poll_still_gets_its_sensor(
+    hass: HomeAssistant,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    running_simulator: RunningSimulator,
+) -> None:
+    """The meter reports the key, with a value that is no reading: the sensor exists, unknown."""
+    running_simulator.simulator.p1_faults.raw_values = {"active_power_w": "NaN"}
+    await _setup(hass, mock_config_entry)
+    assert "active_power_w" in mock_config_entry.data[CONF_P1_KEYS]
+    state = hass.states.get(GRID)
+    assert state is not None
+    assert state.state == STATE_UNKNOWN
+    running_simulator.simulator.p1_faults.raw_values = {}
+    await mock_config_entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert _available(hass, GRID)
+    assert hass.states.get(GRID).state != STATE_UNKNOWN  # type: ignore[union-attr]

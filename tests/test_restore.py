@@ -8,6 +8,7 @@ import time
 from typing import Any
 from unittest.mock import patch
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -230,6 +231,63 @@ async def test_left_behind_restored_through_the_indevolt_alone(
     sim.p1_faults.off = True
     mock_config_entry.add_to_hass(hass)
     await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert writes(sim) == [(47005, [1])]
+    assert sim.model.mode == 1
+    assert stored(hass_storage, mock_config_entry) is None
+
+
+async def test_left_behind_is_not_restored_on_a_different_battery(
+    hass: HomeAssistant,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    sim: Simulator,
+    hass_storage: dict[str, Any],
+) -> None:
+    """The record is of the entry's battery: another one at the address is not written to."""
+    sim.model.set_mode(4)
+    sim.config_sn = "OTHER-BATTERY-0001"
+    hass_storage[storage_key(mock_config_entry.entry_id)] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": storage_key(mock_config_entry.entry_id),
+        "data": {"command": LEFT_BEHIND},
+    }
+    mock_config_entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+    assert writes(sim) == []
+    assert sim.model.mode == 4
+    # Kept for when the entry's own battery answers again.
+    assert stored(hass_storage, mock_config_entry) is not None
+
+
+async def test_left_behind_waits_for_a_dead_indevolt(
+    hass: HomeAssistant,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    sim: Simulator,
+    hass_storage: dict[str, Any],
+) -> None:
+    """The Indevolt is down at start: the entry loads with the P1, the restore comes later."""
+    sim.model.set_mode(4)
+    hass_storage[storage_key(mock_config_entry.entry_id)] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": storage_key(mock_config_entry.entry_id),
+        "data": {"command": LEFT_BEHIND},
+    }
+    sim.indevolt_faults.off = True
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert sim.model.mode == 4  # the attempt found nothing listening
+    assert mock_config_entry.runtime_data.controller.restore_pending
+
+    sim.indevolt_faults.off = False
+    sim.requests.clear()
+    await mock_config_entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()
     assert writes(sim) == [(47005, [1])]
     assert sim.model.mode == 1

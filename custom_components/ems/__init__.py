@@ -27,6 +27,7 @@ from .entry_update import async_watch_entry_updates
 from .migration import async_migrate
 from .optimiser import Optimiser
 from .options import entry_options
+from .plan_card import async_register_plan_card
 from .repair_issues import async_delete_all
 from .runtime_data import EmsConfigEntry, EmsRuntimeData
 from .services import async_setup_services
@@ -36,8 +37,9 @@ PLATFORMS: list[Platform] = [Platform.BUTTON, Platform.SELECT, Platform.SENSOR, 
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up the integration (actions are registered here, once)."""
+    """Set up the integration (actions and the plan card are registered here, once)."""
     async_setup_services(hass)
+    await async_register_plan_card(hass)
     return True
 
 

@@ -233,6 +233,12 @@ class BatteryController:
         left_behind = await self._store.async_load()
         if left_behind is None:
             return
+        try:
+            if await self._coordinator.async_is_different_battery():
+                # The record stays for the entry's own battery; set-up refuses this one.
+                return
+        except DeviceError:
+            pass  # the restore below fails too, and is retried after a poll it answers
         LOGGER.warning(
             "A forced battery command was left behind (%s); restoring self-consumption mode",
             left_behind.describe(),

@@ -60,8 +60,11 @@ def device_timeout_s(poll_interval_s: float) -> float:
 
 
 def reported_keys(p1: P1Data) -> list[str]:
-    """The keys the meter reports a value for, sorted."""
-    return sorted(key for key, value in p1.values.items() if value is not None)
+    """The keys the meter reports, sorted; a key sent with a value that is no reading counts.
+
+    Its sensor exists (unknown) rather than appearing only once the value is good.
+    """
+    return sorted({key for key, value in p1.values.items() if value is not None} | p1.invalid_keys)
 
 
 def is_different_battery(stored_serial: str, info: IndevoltDeviceInfo) -> bool:
@@ -104,6 +107,7 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
         # Each device's identity as read from it; None while it has not answered since set-up.
         self.p1_device: P1Device | None = None
         self.battery_info: IndevoltDeviceInfo | None = None
+        self._identity_read_early: IndevoltDeviceInfo | None = None
         # Every read and write of the Indevolt goes through this lock, so a poll never
         # interleaves with a mode switch and its command.
         self.battery_lock = asyncio.Lock()
@@ -211,7 +215,21 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
         )
         return different
 
+    async def async_is_different_battery(self) -> bool:
+        """Read the battery's identity ahead of the first poll: True when another one answers.
+
+        For the controller, which undoes a command left behind before the first poll and must
+        not write to another battery. The identity read is kept for `_async_setup`. Raises
+        `DeviceError` when the Indevolt does not answer.
+        """
+        info = await self._read_battery_info()
+        self._identity_read_early = info
+        return self._check_battery(info)
+
     async def _read_battery_info(self) -> IndevoltDeviceInfo:
+        if (info := self._identity_read_early) is not None:
+            self._identity_read_early = None
+            return info
         async with self.battery_lock:
             return await self.indevolt.get_config()
 

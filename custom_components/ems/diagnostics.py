@@ -71,10 +71,14 @@ async def async_get_config_entry_diagnostics(
         else {
             "values": dict(data.p1.values),
             "external": [asdict(m) for m in data.p1.external],
+            "invalid_keys": sorted(data.p1.invalid_keys),
         },
         "battery": None
         if data.battery is None
         else {str(register): value for register, value in data.battery.registers.items()},
+        "battery_invalid_registers": None
+        if data.battery is None
+        else sorted(data.battery.invalid_registers),
         "p1_error": data.p1_error,
         "battery_error": data.battery_error,
         "reconciliation": asdict(data.reconciliation),

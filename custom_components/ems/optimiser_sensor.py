@@ -21,6 +21,7 @@ from .const import (
     CONF_EXPORT_PRICE_ENTITY,
     CONF_EXPORT_USES_EFFECTIVE_PRICE,
     CONF_IMPORT_MARKUP,
+    CONF_MAX_GRID_PEAK_W,
     CONF_PRICE_ENTITY,
     CONF_PRICES_INCLUDE_TAXES,
     CONF_VAT_PERCENT,
@@ -95,6 +96,7 @@ class PlanSensor(OptimiserEntity, SensorEntity):
         prices = self.optimiser.prices
         markup, tax = options[CONF_IMPORT_MARKUP], options[CONF_ENERGY_TAX]
         vat = options[CONF_VAT_PERCENT]
+        decision = self.optimiser.last_decision
         attributes: dict[str, Any] = {
             "price_entity": options[CONF_PRICE_ENTITY],
             "export_price_entity": options[CONF_EXPORT_PRICE_ENTITY],
@@ -107,6 +109,8 @@ class PlanSensor(OptimiserEntity, SensorEntity):
             "export_price": (
                 "effective" if options[CONF_EXPORT_USES_EFFECTIVE_PRICE] else "as published"
             ),
+            # For the plan card: the limit in force (max of the option and the month's peak).
+            "peak_limit_w": round(decision.limit_w) if decision else options[CONF_MAX_GRID_PEAK_W],
         }
         active = self.optimiser.active_plan
         if active is None:
