@@ -123,6 +123,10 @@ class PlanSensor(OptimiserEntity, SensorEntity):
             violations=list(active.plan.violations),
             load_forecast=str(active.load.status),
             pv_forecast=str(active.pv.status),
+            load_forecast_source=active.load.source,
+            pv_forecast_source=active.pv.source,
+            load_forecast_error_w=_rounded(active.load.error_w),
+            pv_forecast_error_w=_rounded(active.pv.error_w),
             schedule=self._schedule,
         )
         return attributes
@@ -182,3 +186,7 @@ class EstimatedSavingsSensor(OptimiserEntity, RestoreSensor):
     def native_value(self) -> float:
         """The total in the system currency, to the cent."""
         return round(self.optimiser.savings_eur, 2)
+
+
+def _rounded(value: float | None) -> int | None:
+    return None if value is None else round(value)
