@@ -14,6 +14,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.ems.const import CONF_PRICE_ENTITY, CONF_PV_FORECAST_ENTITY
 from custom_components.ems.forecast_log import ForecastLog, QuarterRecord, Series
+from custom_components.ems.forecast_tracker import forecast_log_key
 
 from .conftest import SIM_START, FakeClock
 from .optimiser_helpers import (
@@ -188,6 +189,35 @@ async def test_forecast_error_is_measured_stored_and_corrects_the_next_plan(
     freezer.tick(timedelta(seconds=61))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
-    stored = hass_storage[f"ems.{mock_config_entry.entry_id}.forecast_log"]["data"]
-    assert SIM_START.isoformat() in stored["quarters"]
+    key = forecast_log_key(mock_config_entry.entry_id)
+    stored = hass_storage[key]["data"]
     assert stored["quarters"][SIM_START.isoformat()]["load_forecast_w"] == 750.0
+
+
+async def test_the_log_is_saved_at_unload_read_at_setup_and_deleted_with_the_entry(
+    hass: HomeAssistant,
+    *,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    freezer.move_to(SIM_START + timedelta(minutes=1))
+    key = forecast_log_key(mock_config_entry.entry_id)
+    earlier = ForecastLog()
+    earlier.note_forecast(SIM_START, load_w=500, pv_w=None, load_includes_pv=False)
+    hass_storage[key] = {"version": 1, "minor_version": 1, "key": key, "data": earlier.as_dict()}
+    await setup_entry(hass, mock_config_entry)
+    tracker = mock_config_entry.runtime_data.optimiser._inputs.tracker
+    assert tracker.log is not None
+    assert tracker.log.as_dict()["quarters"][SIM_START.isoformat()]["load_forecast_w"] == 500
+    await mock_config_entry.runtime_data.coordinator.async_refresh()
+    await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    # Saved at once at unload, the new measurement with it.
+    quarters = hass_storage[key]["data"]["quarters"]
+    assert quarters[SIM_START.isoformat()]["load_forecast_w"] == 500
+    assert sum(quarter["samples"] for quarter in quarters.values()) >= 1
+    await hass.config_entries.async_remove(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert key not in hass_storage

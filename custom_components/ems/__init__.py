@@ -24,6 +24,7 @@ from .controller import BatteryController
 from .coordinator import EmsConfigEntry, EmsCoordinator, EmsRuntimeData
 from .devices.indevolt import IndevoltClient
 from .devices.p1 import P1Client
+from .forecast_tracker import async_remove_forecast_log
 from .optimiser import Optimiser
 from .options import entry_options
 from .services import async_setup_services
@@ -78,5 +79,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> None:
-    """Delete the entry's stored battery-command record."""
+    """Delete the entry's stored battery-command record and forecast log."""
     await ControlStore(hass, entry.entry_id).async_remove()
+    await async_remove_forecast_log(hass, entry.entry_id)

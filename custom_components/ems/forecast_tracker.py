@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Callable, Coroutine
+from typing import Any, Final
 
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
@@ -25,10 +26,7 @@ class ForecastTracker:
     def __init__(self, hass: HomeAssistant, coordinator: EmsCoordinator) -> None:
         """Nothing is read or measured until `async_start`."""
         self._coordinator = coordinator
-        entry_id = coordinator.config_entry.entry_id
-        self._store: Store[dict[str, object]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.forecast_log"
-        )
+        self._store = _store(hass, coordinator.config_entry.entry_id)
         self.log: ForecastLog | None = None
 
     async def async_load(self) -> ForecastLog:
@@ -38,9 +36,17 @@ class ForecastTracker:
         return self.log
 
     @callback
-    def async_start(self) -> CALLBACK_TYPE:
-        """Measure every poll from now on; returns the function that stops it."""
-        return self._coordinator.async_add_listener(self._handle_poll)
+    def async_start(self) -> Callable[[], Coroutine[Any, Any, None]]:
+        """Measure every poll from now on; returns the function that stops and saves."""
+        remove_listener = self._coordinator.async_add_listener(self._handle_poll)
+
+        async def async_stop() -> None:
+            remove_listener()
+            if self.log is not None:
+                # Now rather than after the delay: the entry may be removed right after.
+                await self._store.async_save(self.log.as_dict())
+
+        return async_stop
 
     @callback
     def _handle_poll(self) -> None:
@@ -65,3 +71,17 @@ class ForecastTracker:
         # What the house used apart from its PV: the grid's import plus the battery's discharge.
         if self.log.add_sample(dt_util.utcnow(), net_load_w=grid_w - charge_w, pv_w=pv_w):
             self._store.async_delay_save(self.log.as_dict, SAVE_DELAY_S)
+
+
+async def async_remove_forecast_log(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete an entry's stored forecast log (the entry is removed)."""
+    await _store(hass, entry_id).async_remove()
+
+
+def forecast_log_key(entry_id: str) -> str:
+    """The storage key of an entry's forecast log."""
+    return f"{DOMAIN}.forecast_log.{entry_id}"
+
+
+def _store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    return Store(hass, STORAGE_VERSION, forecast_log_key(entry_id))

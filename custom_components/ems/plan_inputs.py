@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -160,8 +160,8 @@ class PlanInputs:
     # -- forecasts -------------------------------------------------------------------------
 
     @callback
-    def start_tracking(self) -> CALLBACK_TYPE:
-        """Read the forecast log and measure every poll (until the returned function is called)."""
+    def start_tracking(self) -> Callable[[], Coroutine[Any, Any, None]]:
+        """Read the forecast log and measure every poll (until the returned function is awaited)."""
         self._coordinator.config_entry.async_create_background_task(
             self._hass, self.tracker.async_load(), "ems forecast log"
         )
