@@ -17,7 +17,9 @@ from custom_components.ems.const import (
     CONF_NET_METERING_UNTIL,
     CONF_PRICE_ENTITY,
     CONF_VAT_PERCENT,
+    DEFAULT_OPTIONS,
 )
+from custom_components.ems.plan_inputs import export_price_formula
 from custom_components.ems.prices import PriceSlot
 from custom_components.ems.tariffs import (
     billed_peak_kw,
@@ -26,7 +28,14 @@ from custom_components.ems.tariffs import (
     peak_increase_cost_eur,
 )
 
-from .optimiser_helpers import PRICE_ENTITY, SWITCH, entsoe_attributes, setup_entry, switch
+from .optimiser_helpers import (
+    PLAN_SENSOR,
+    PRICE_ENTITY,
+    SWITCH,
+    entsoe_attributes,
+    setup_entry,
+    switch,
+)
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 # 23:00 and 23:15 UTC on 31 December are already 1 January in Amsterdam.
@@ -150,3 +159,21 @@ async def test_the_optimiser_plans_with_the_export_price_options(
     tomorrow = datetime(2026, 6, 21, 22, tzinfo=UTC)  # 00:00 on 22 June in Amsterdam
     assert by_start[today] == pytest.approx((0.10 + 0.10) * 1.21 - 0.01)
     assert by_start[tomorrow] == pytest.approx(0.10 * 0.40 - 0.01)
+    plan = hass.states.get(PLAN_SENSOR)
+    assert plan is not None
+    assert plan.attributes["export_price"] == (
+        "effective until 2026-06-22, then 40 % of the price, minus 0.01 EUR/kWh feed-in cost"
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "formula"),
+    [
+        ({}, "as published"),
+        ({CONF_EXPORT_SHARE_PERCENT: 80.0}, "80 % of the price"),
+        ({CONF_EXPORT_USES_EFFECTIVE_PRICE: True}, "effective"),
+        ({CONF_FEED_IN_COST: 0.0215}, "as published, minus 0.0215 EUR/kWh feed-in cost"),
+    ],
+)
+def test_export_price_formula(options: dict[str, object], formula: str) -> None:
+    assert export_price_formula({**DEFAULT_OPTIONS, **options}) == formula

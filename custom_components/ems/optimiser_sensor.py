@@ -19,7 +19,6 @@ from .active_plan import planned_action, schedule_attribute
 from .const import (
     CONF_ENERGY_TAX,
     CONF_EXPORT_PRICE_ENTITY,
-    CONF_EXPORT_USES_EFFECTIVE_PRICE,
     CONF_IMPORT_MARKUP,
     CONF_PRICE_ENTITY,
     CONF_PRICES_INCLUDE_TAXES,
@@ -29,7 +28,7 @@ from .coordinator import EmsConfigEntry
 from .entity import battery_device_info
 from .optimiser import Optimiser
 from .options import entry_options
-from .plan_inputs import OptimiserStatus
+from .plan_inputs import OptimiserStatus, export_price_formula
 
 PLAN_OPTIONS = ["charge", "discharge", "idle"]
 
@@ -104,9 +103,7 @@ class PlanSensor(OptimiserEntity, SensorEntity):
                 if options[CONF_PRICES_INCLUDE_TAXES]
                 else f"(price + {markup} + {tax}) x (1 + {vat} %)"
             ),
-            "export_price": (
-                "effective" if options[CONF_EXPORT_USES_EFFECTIVE_PRICE] else "as published"
-            ),
+            "export_price": export_price_formula(options),
         }
         active = self.optimiser.active_plan
         if active is None:

@@ -293,3 +293,18 @@ def _export(slots: tuple[PriceSlot, ...], options: Mapping[str, Any]) -> tuple[P
         feed_in_cost_eur_per_kwh=float(options[CONF_FEED_IN_COST]),
         tz=dt_util.get_default_time_zone(),
     )
+
+
+def export_price_formula(options: Mapping[str, Any]) -> str:
+    """What an exported kWh earns, in words (the plan sensor's `export_price` attribute)."""
+    share = float(options[CONF_EXPORT_SHARE_PERCENT])
+    shared = "as published" if share == 100 else f"{share:g} % of the price"
+    until = options[CONF_NET_METERING_UNTIL]
+    if not options[CONF_EXPORT_USES_EFFECTIVE_PRICE]:
+        formula = shared
+    elif until is None:
+        formula = "effective"
+    else:
+        formula = f"effective until {until}, then {shared}"
+    cost = float(options[CONF_FEED_IN_COST])
+    return formula if cost == 0 else f"{formula}, minus {cost:g} EUR/kWh feed-in cost"
