@@ -31,6 +31,7 @@ from custom_components.ems.const import (
 from ems_simulator import RunningSimulator
 
 from .conftest import INDEVOLT_SERIAL, P1_SERIAL
+from .test_options import form_input
 
 pytestmark = pytest.mark.usefixtures("enable_custom_integrations")
 
@@ -351,12 +352,13 @@ async def test_options_flow(
     result = await hass.config_entries.options.async_init(init_integration.entry_id)
     assert result["type"] is FlowResultType.FORM
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**init_integration.options, CONF_MIN_SOC: 60, CONF_MAX_SOC: 50}
+        result["flow_id"],
+        form_input({**init_integration.options, CONF_MIN_SOC: 60, CONF_MAX_SOC: 50}),
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_MIN_SOC: "min_soc_not_below_max"}
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**init_integration.options, CONF_POLL_INTERVAL: 7}
+        result["flow_id"], form_input({**init_integration.options, CONF_POLL_INTERVAL: 7})
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert init_integration.options[CONF_POLL_INTERVAL] == 7
@@ -373,8 +375,9 @@ async def test_options_flow_clears_an_optional_entity(
     )
     result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
     user_input = {k: v for k, v in mock_config_entry.options.items() if k != CONF_PRICE_ENTITY}
-    user_input = {k: v for k, v in user_input.items() if v is not None}
-    result = await hass.config_entries.options.async_configure(result["flow_id"], user_input)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], form_input(user_input)
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert mock_config_entry.options[CONF_PRICE_ENTITY] is None
 

@@ -23,6 +23,7 @@ from custom_components.ems.const import (
 from ems_simulator import RunningSimulator, Simulator, serve
 
 from .conftest import P1_SERIAL, SIM_START, FakeClock
+from .test_options import form_input
 from .test_services import call, writes
 
 DEPRECATION = "has an update listener and should use it for scheduling a reload"
@@ -163,7 +164,7 @@ async def test_options_of_a_loaded_entry_apply_in_place(
     sim.requests.clear()
     result = await hass.config_entries.options.async_init(init_integration.entry_id)
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**init_integration.options, CONF_POLL_INTERVAL: 9}
+        result["flow_id"], form_input({**init_integration.options, CONF_POLL_INTERVAL: 9})
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY

@@ -18,6 +18,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.ems.const import CONF_PRICE_ENTITY, CONF_PV_FORECAST_ENTITY, DOMAIN
 from custom_components.ems.forecast import (
     ForecastStatus,
+    LoadProfile,
     LoadSources,
     find_load_sources,
     load_forecast_w,
@@ -50,19 +51,19 @@ def test_solcast_detailed_forecast_in_kw() -> None:
         ],
         "detailedHourly": [{"period_start": "2026-06-21T12:00:00+02:00", "pv_estimate": 9}],
     }
-    forecast = pv_forecast_w(attributes, SLOTS, BRUSSELS)
+    forecast = pv_forecast_w([attributes], SLOTS, BRUSSELS)
     assert forecast.status is ForecastStatus.OK
     assert forecast.values_w[:4] == (1200.0, 1200.0, 2000.0, 2000.0)
     assert forecast.values_w[4:] == (0.0,) * 4
-    assert forecast.detail == "covers 4 of 8 slots; zero after"
+    assert forecast.detail == "covers 4 of 8 slots; zero elsewhere"
 
 
 def test_forecast_solar_watts_and_wh_period() -> None:
     watts = {"watts": {"2026-06-21 12:00:00": 800, "2026-06-21 13:00:00": "1600", "x": 1}}
-    forecast = pv_forecast_w(watts, SLOTS, BRUSSELS)
+    forecast = pv_forecast_w([watts], SLOTS, BRUSSELS)
     assert forecast.values_w == (800.0,) * 4 + (1600.0,) * 4
     wh_period = {"wh_period": {"2026-06-21T10:00:00+00:00": 500, "2026-06-21T11:00:00+00:00": 0}}
-    forecast = pv_forecast_w(wh_period, SLOTS, BRUSSELS)
+    forecast = pv_forecast_w([wh_period], SLOTS, BRUSSELS)
     assert forecast.values_w == (500.0,) * 4 + (0.0,) * 4
     assert forecast.detail == ""
 
@@ -88,7 +89,7 @@ def test_forecast_solar_watts_and_wh_period() -> None:
 def test_unusable_pv_forecast_is_zero(
     attributes: dict[str, Any] | None, status: ForecastStatus, detail: str
 ) -> None:
-    forecast = pv_forecast_w(attributes, SLOTS, BRUSSELS)
+    forecast = pv_forecast_w([attributes], SLOTS, BRUSSELS)
     assert forecast.status is status
     assert detail in forecast.detail
     assert forecast.values_w == (0.0,) * len(SLOTS)
@@ -111,25 +112,43 @@ def test_load_profile_per_local_quarter() -> None:
     }
     profile = load_profile_w(data, sources, add_pv=False, tz=BRUSSELS)
     assert profile is not None
-    assert len(profile) == 96
+    assert len(profile.workday_w) == len(profile.weekend_w) == 96
     quarter = (14 * 60) // 15  # 12:00 UTC is 14:00 in Brussels
-    assert profile[quarter] == pytest.approx((600 + 300 + 500) / 3)
+    # Saturday (two rows, the first with 100 W from the battery) and Friday apart.
+    assert profile.weekend_w[quarter] == pytest.approx((600 + 300) / 2)
+    assert profile.workday_w[quarter] == pytest.approx(500)
     # Quarters without data take the mean of all data.
-    assert profile[0] == pytest.approx((600 + 300 + 500) / 3)
+    assert profile.workday_w[0] == profile.weekend_w[0] == pytest.approx((600 + 300 + 500) / 3)
     with_pv = load_profile_w(data, sources, add_pv=True, tz=BRUSSELS)
     assert with_pv is not None
-    assert with_pv[quarter] == pytest.approx((1600 + 300 + 500) / 3)
+    assert with_pv.weekend_w[quarter] == pytest.approx((1600 + 300) / 2)
     assert load_profile_w({}, sources, add_pv=False, tz=BRUSSELS) is None
     grid_only = load_profile_w(
         {"sensor.grid": rows(grid)}, LoadSources("sensor.grid"), add_pv=False, tz=BRUSSELS
     )
     assert grid_only is not None
-    assert grid_only[quarter] == pytest.approx((500 + 300 + 500) / 3)
+    assert grid_only.weekend_w[quarter] == pytest.approx((500 + 300) / 2)
 
 
-def test_load_forecast_follows_the_local_quarter() -> None:
-    profile = tuple(float(index) for index in range(96))
-    assert load_forecast_w(profile, SLOTS[:2], BRUSSELS) == (48.0, 49.0)
+def test_a_kind_of_day_without_data_takes_the_other() -> None:
+    friday = datetime(2026, 6, 19, 12, tzinfo=UTC)
+    data = {"sensor.grid": rows({friday: 400.0, friday + timedelta(hours=1): 800.0})}
+    profile = load_profile_w(data, LoadSources("sensor.grid"), add_pv=False, tz=BRUSSELS)
+    assert profile is not None
+    quarter = (14 * 60) // 15
+    assert profile.weekend_w[quarter] == profile.workday_w[quarter] == 400.0
+    assert profile.weekend_w[quarter + 4] == 800.0
+    assert profile.weekend_w[0] == 600.0
+
+
+def test_load_forecast_follows_the_local_quarter_and_kind_of_day() -> None:
+    profile = LoadProfile(
+        tuple(float(index) for index in range(96)), tuple(1000.0 + index for index in range(96))
+    )
+    # Sunday 2026-06-21 12:00 in Brussels, then Monday.
+    assert load_forecast_w(profile, SLOTS[:2], BRUSSELS) == (1048.0, 1049.0)
+    monday = [start + timedelta(days=1) for start in SLOTS[:2]]
+    assert load_forecast_w(profile, monday, BRUSSELS) == (48.0, 49.0)
 
 
 async def test_find_load_sources(hass: HomeAssistant) -> None:

@@ -24,6 +24,7 @@ from .coordinator import EmsCoordinator
 from .devices.indevolt import IndevoltClient
 from .devices.p1 import P1Client
 from .entry_update import async_watch_entry_updates
+from .forecast_tracker import async_remove_forecast_log
 from .migration import async_migrate
 from .optimiser import Optimiser
 from .options import entry_options
@@ -81,6 +82,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> None:
-    """Delete the entry's stored battery-command record and its repair issues."""
+    """Delete the entry's stored battery-command record, forecast log and repair issues."""
     await ControlStore(hass, entry.entry_id).async_remove()
+    await async_remove_forecast_log(hass, entry.entry_id)
     async_delete_all(hass, entry)

@@ -42,10 +42,12 @@ from .devices.errors import AuthenticationError, DeviceError, P1ApiDisabledError
 from .devices.indevolt import IndevoltClient, IndevoltDeviceInfo
 from .devices.p1 import P1Client, P1Device
 from .options import (
-    ENTITY_OPTIONS,
+    CLEARABLE_OPTIONS,
     OptionsValidationError,
     entry_options,
+    flattened,
     options_schema,
+    sectioned,
     validate_options,
 )
 
@@ -351,14 +353,14 @@ class EmsOptionsFlow(OptionsFlow):
     """Poll interval, battery limits and the request method; applied without a reload."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """One form with every option."""
+        """One form with every option, in sections; the options are stored flat."""
         errors: dict[str, str] = {}
         current = entry_options(self.config_entry)
         if user_input is not None:
             try:
-                # A cleared optional entity is left out of the form's input: clear it here.
+                # A cleared optional field is left out of the form's input: clear it here.
                 options = validate_options(
-                    {**current, **dict.fromkeys(ENTITY_OPTIONS), **user_input}
+                    {**current, **dict.fromkeys(CLEARABLE_OPTIONS), **flattened(user_input)}
                 )
             except OptionsValidationError as err:
                 errors = {err.field: err.error}
@@ -367,7 +369,7 @@ class EmsOptionsFlow(OptionsFlow):
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(
-                options_schema(), user_input or current
+                options_schema(), user_input or sectioned(current)
             ),
             errors=errors,
         )

@@ -42,6 +42,16 @@ CONF_ENERGY_TAX: Final = "price_energy_tax_eur_per_kwh"
 CONF_VAT_PERCENT: Final = "price_vat_percent"
 CONF_PRICES_INCLUDE_TAXES: Final = "prices_include_taxes"
 CONF_EXPORT_USES_EFFECTIVE_PRICE: Final = "export_uses_effective_price"
+# More PV forecasts added to the first (Solcast's tomorrow entity, a second array), and the
+# solar forecasts of the Energy dashboard (Forecast.Solar and other energy platforms).
+CONF_PV_FORECAST_EXTRA_ENTITIES: Final = "pv_forecast_extra_entity_ids"
+CONF_PV_FORECAST_FROM_ENERGY: Final = "pv_forecast_from_energy_dashboard"
+# Tariffs of 2026-2027 (docs/prices.md): the end of net metering in the Netherlands and the
+# Belgian capacity charge.
+CONF_NET_METERING_UNTIL: Final = "net_metering_until"
+CONF_EXPORT_SHARE_PERCENT: Final = "export_share_percent"
+CONF_FEED_IN_COST: Final = "feed_in_cost_eur_per_kwh"
+CONF_CAPACITY_TARIFF: Final = "capacity_tariff_eur_per_kw_year"
 
 REQUEST_METHOD_POST: Final = "post"
 REQUEST_METHOD_GET: Final = "get"
@@ -68,6 +78,12 @@ DEFAULT_OPTIONS: Final[dict[str, object]] = {
     CONF_VAT_PERCENT: 0.0,
     CONF_PRICES_INCLUDE_TAXES: False,
     CONF_EXPORT_USES_EFFECTIVE_PRICE: False,
+    CONF_PV_FORECAST_EXTRA_ENTITIES: [],
+    CONF_PV_FORECAST_FROM_ENERGY: False,
+    CONF_NET_METERING_UNTIL: None,
+    CONF_EXPORT_SHARE_PERCENT: 100.0,
+    CONF_FEED_IN_COST: 0.0,
+    CONF_CAPACITY_TARIFF: 0.0,
 }
 
 POLL_INTERVAL_MIN_S: Final = 1

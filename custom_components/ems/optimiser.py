@@ -42,7 +42,6 @@ from .control_store import CommandSource
 from .controller import BatteryController, ManualOverride
 from .coordinator import EmsCoordinator
 from .devices.indevolt import BatterySnapshot, WorkingMode
-from .forecast import ForecastStatus
 from .optimiser_guards import AppChangeWatch, SendBackoff
 from .options import entry_options
 from .peak_shaver import (
@@ -155,6 +154,7 @@ class Optimiser:
         )
         on_unload(self._controller.async_add_manual_override_listener(self._handle_override))
         on_unload(self._inputs.unsubscribe)
+        on_unload(self._inputs.start_tracking())
         on_unload(self._cancel_tasks)
 
     @callback
@@ -236,8 +236,7 @@ class Optimiser:
             self._notify()
             return
         starts = [horizon.start + index * SLOT for index in range(len(horizon.import_eur_per_kwh))]
-        pv = self._inputs.pv_forecast(options, starts)
-        load = await self._inputs.async_load_forecast(starts, add_pv=pv.status is ForecastStatus.OK)
+        pv, load = await self._inputs.async_forecasts(options, starts)
         try:
             params = PlannerParams.from_options(
                 {**options, CONF_MIN_SOC: _planner_floor_percent(options, battery)}

@@ -19,7 +19,6 @@ from .active_plan import planned_action, schedule_attribute
 from .const import (
     CONF_ENERGY_TAX,
     CONF_EXPORT_PRICE_ENTITY,
-    CONF_EXPORT_USES_EFFECTIVE_PRICE,
     CONF_IMPORT_MARKUP,
     CONF_MAX_GRID_PEAK_W,
     CONF_PRICE_ENTITY,
@@ -29,7 +28,7 @@ from .const import (
 from .entity import battery_device_info
 from .optimiser import Optimiser
 from .options import entry_options
-from .plan_inputs import OptimiserStatus
+from .plan_inputs import OptimiserStatus, export_price_formula
 from .runtime_data import EmsConfigEntry
 
 PLAN_OPTIONS = ["charge", "discharge", "idle"]
@@ -106,9 +105,7 @@ class PlanSensor(OptimiserEntity, SensorEntity):
                 if options[CONF_PRICES_INCLUDE_TAXES]
                 else f"(price + {markup} + {tax}) x (1 + {vat} %)"
             ),
-            "export_price": (
-                "effective" if options[CONF_EXPORT_USES_EFFECTIVE_PRICE] else "as published"
-            ),
+            "export_price": export_price_formula(options),
             # For the plan card: the limit in force (max of the option and the month's peak).
             "peak_limit_w": round(decision.limit_w) if decision else options[CONF_MAX_GRID_PEAK_W],
         }
@@ -127,6 +124,10 @@ class PlanSensor(OptimiserEntity, SensorEntity):
             violations=list(active.plan.violations),
             load_forecast=str(active.load.status),
             pv_forecast=str(active.pv.status),
+            load_forecast_source=active.load.source,
+            pv_forecast_source=active.pv.source,
+            load_forecast_error_w=_rounded(active.load.error_w),
+            pv_forecast_error_w=_rounded(active.pv.error_w),
             schedule=self._schedule,
         )
         return attributes
@@ -186,3 +187,7 @@ class EstimatedSavingsSensor(OptimiserEntity, RestoreSensor):
     def native_value(self) -> float:
         """The total in the system currency, to the cent."""
         return round(self.optimiser.savings_eur, 2)
+
+
+def _rounded(value: float | None) -> int | None:
+    return None if value is None else round(value)

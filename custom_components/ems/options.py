@@ -1,4 +1,8 @@
-"""The entry's options: schema for the form, and validation shared by every caller."""
+"""The entry's options: schema for the form, and validation shared by every caller.
+
+The form groups the options into collapsible sections; they are stored flat, under the keys of
+the original design, so entries made before the sections load unchanged.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ from typing import Any, Final, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import valid_entity_id
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
     BooleanSelector,
+    DateSelector,
     EntitySelector,
     EntitySelectorConfig,
     NumberSelector,
@@ -19,13 +25,17 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
 )
+from homeassistant.util import dt as dt_util
 import probatio
 
 from .const import (
     CONF_CAPACITY_KWH,
+    CONF_CAPACITY_TARIFF,
     CONF_ENERGY_TAX,
     CONF_EXPORT_PRICE_ENTITY,
+    CONF_EXPORT_SHARE_PERCENT,
     CONF_EXPORT_USES_EFFECTIVE_PRICE,
+    CONF_FEED_IN_COST,
     CONF_IMPORT_MARKUP,
     CONF_INVERT_BATTERY_POWER,
     CONF_MAX_CHARGE_W,
@@ -34,10 +44,13 @@ from .const import (
     CONF_MAX_SOC,
     CONF_MIN_SOC,
     CONF_MIN_SPREAD_PERCENT,
+    CONF_NET_METERING_UNTIL,
     CONF_POLL_INTERVAL,
     CONF_PRICE_ENTITY,
     CONF_PRICES_INCLUDE_TAXES,
     CONF_PV_FORECAST_ENTITY,
+    CONF_PV_FORECAST_EXTRA_ENTITIES,
+    CONF_PV_FORECAST_FROM_ENERGY,
     CONF_REQUEST_METHOD,
     CONF_ROUND_TRIP_EFFICIENCY,
     CONF_VAT_PERCENT,
@@ -81,6 +94,9 @@ NUMBER_OPTIONS: Final[dict[str, NumberOption]] = {
     CONF_IMPORT_MARKUP: NumberOption(-1, 1, 0.001, "EUR/kWh"),
     CONF_ENERGY_TAX: NumberOption(0, 1, 0.001, "EUR/kWh"),
     CONF_VAT_PERCENT: NumberOption(0, 50, 0.1, "%"),
+    CONF_EXPORT_SHARE_PERCENT: NumberOption(0, 100, 1, "%"),
+    CONF_FEED_IN_COST: NumberOption(0, 1, 0.001, "EUR/kWh"),
+    CONF_CAPACITY_TARIFF: NumberOption(0, 500, 0.01, "EUR/kW/year"),
 }
 # Optional entities the optimiser reads (None when not configured).
 ENTITY_OPTIONS: Final = (CONF_PRICE_ENTITY, CONF_EXPORT_PRICE_ENTITY, CONF_PV_FORECAST_ENTITY)
@@ -88,7 +104,42 @@ BOOLEAN_OPTIONS: Final = (
     CONF_INVERT_BATTERY_POWER,
     CONF_PRICES_INCLUDE_TAXES,
     CONF_EXPORT_USES_EFFECTIVE_PRICE,
+    CONF_PV_FORECAST_FROM_ENERGY,
 )
+# The form's sections and the options in each, in the order shown.
+SECTIONS: Final[dict[str, tuple[str, ...]]] = {
+    "device": (CONF_POLL_INTERVAL, CONF_REQUEST_METHOD, CONF_INVERT_BATTERY_POWER),
+    "battery": (
+        CONF_CAPACITY_KWH,
+        CONF_MIN_SOC,
+        CONF_MAX_SOC,
+        CONF_MAX_CHARGE_W,
+        CONF_MAX_DISCHARGE_W,
+        CONF_ROUND_TRIP_EFFICIENCY,
+        CONF_MIN_SPREAD_PERCENT,
+        CONF_MAX_GRID_PEAK_W,
+    ),
+    "prices_and_tariffs": (
+        CONF_PRICE_ENTITY,
+        CONF_EXPORT_PRICE_ENTITY,
+        CONF_IMPORT_MARKUP,
+        CONF_ENERGY_TAX,
+        CONF_VAT_PERCENT,
+        CONF_PRICES_INCLUDE_TAXES,
+        CONF_EXPORT_USES_EFFECTIVE_PRICE,
+        CONF_NET_METERING_UNTIL,
+        CONF_EXPORT_SHARE_PERCENT,
+        CONF_FEED_IN_COST,
+        CONF_CAPACITY_TARIFF,
+    ),
+    "forecasts": (
+        CONF_PV_FORECAST_ENTITY,
+        CONF_PV_FORECAST_EXTRA_ENTITIES,
+        CONF_PV_FORECAST_FROM_ENERGY,
+    ),
+}
+# Optional options a form leaves out of its input when they are cleared.
+CLEARABLE_OPTIONS: Final = (*ENTITY_OPTIONS, CONF_NET_METERING_UNTIL)
 
 
 def entry_options(entry: ConfigEntry) -> dict[str, Any]:
@@ -129,7 +180,35 @@ def validate_options(options: Mapping[str, Any]) -> dict[str, Any]:
         ):
             raise OptionsValidationError(key, "invalid_entity_id")
         result[key] = entity_id
+    extra = result[CONF_PV_FORECAST_EXTRA_ENTITIES] or []
+    if not isinstance(extra, list | tuple) or not all(
+        isinstance(entity_id, str) and valid_entity_id(entity_id) for entity_id in extra
+    ):
+        raise OptionsValidationError(CONF_PV_FORECAST_EXTRA_ENTITIES, "invalid_entity_id")
+    result[CONF_PV_FORECAST_EXTRA_ENTITIES] = list(extra)
+    until = result[CONF_NET_METERING_UNTIL] or None
+    if until is not None and (not isinstance(until, str) or dt_util.parse_date(until) is None):
+        raise OptionsValidationError(CONF_NET_METERING_UNTIL, "invalid_date")
+    result[CONF_NET_METERING_UNTIL] = until
     return result
+
+
+def sectioned(flat: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Flat options as the form's sections hold them (for its suggested values)."""
+    return {
+        name: {key: flat[key] for key in keys if key in flat} for name, keys in SECTIONS.items()
+    }
+
+
+def flattened(form_input: Mapping[str, Any]) -> dict[str, Any]:
+    """The form's input, sections taken apart into the flat options they hold."""
+    flat: dict[str, Any] = {}
+    for key, value in form_input.items():
+        if key in SECTIONS and isinstance(value, Mapping):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat
 
 
 class OptionalEntitySelector(EntitySelector):
@@ -142,9 +221,27 @@ class OptionalEntitySelector(EntitySelector):
 
 
 def options_schema() -> probatio.Schema:
-    """The options form."""
-    fields: dict[probatio.Marker, object] = {
-        probatio.Required(key): NumberSelector(
+    """The options form: every option, grouped into collapsible sections."""
+    fields = _option_fields()
+    return probatio.Schema(
+        {
+            probatio.Required(name): section(
+                probatio.Schema({_marker(key): fields[key] for key in keys}),
+                {"collapsed": name != "device"},
+            )
+            for name, keys in SECTIONS.items()
+        }
+    )
+
+
+def _marker(key: str) -> probatio.Marker:
+    return probatio.Optional(key) if key in CLEARABLE_OPTIONS else probatio.Required(key)
+
+
+def _option_fields() -> dict[str, object]:
+    """Each option's selector, by key."""
+    fields: dict[str, object] = {
+        key: NumberSelector(
             NumberSelectorConfig(
                 min=spec.minimum,
                 max=spec.maximum,
@@ -155,7 +252,7 @@ def options_schema() -> probatio.Schema:
         )
         for key, spec in NUMBER_OPTIONS.items()
     }
-    fields[probatio.Required(CONF_REQUEST_METHOD)] = SelectSelector(
+    fields[CONF_REQUEST_METHOD] = SelectSelector(
         SelectSelectorConfig(
             options=[REQUEST_METHOD_POST, REQUEST_METHOD_GET],
             mode=SelectSelectorMode.DROPDOWN,
@@ -163,9 +260,11 @@ def options_schema() -> probatio.Schema:
         )
     )
     for key in ENTITY_OPTIONS:
-        fields[probatio.Optional(key)] = OptionalEntitySelector(
-            EntitySelectorConfig(domain="sensor")
-        )
+        fields[key] = OptionalEntitySelector(EntitySelectorConfig(domain="sensor"))
+    fields[CONF_PV_FORECAST_EXTRA_ENTITIES] = EntitySelector(
+        EntitySelectorConfig(domain="sensor", multiple=True)
+    )
+    fields[CONF_NET_METERING_UNTIL] = DateSelector()
     for key in BOOLEAN_OPTIONS:
-        fields[probatio.Required(key)] = BooleanSelector()
-    return probatio.Schema(fields)
+        fields[key] = BooleanSelector()
+    return fields

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
@@ -16,27 +16,40 @@ from homeassistant.util import dt as dt_util
 from .const import (
     CONF_ENERGY_TAX,
     CONF_EXPORT_PRICE_ENTITY,
+    CONF_EXPORT_SHARE_PERCENT,
     CONF_EXPORT_USES_EFFECTIVE_PRICE,
+    CONF_FEED_IN_COST,
     CONF_IMPORT_MARKUP,
+    CONF_NET_METERING_UNTIL,
     CONF_PRICE_ENTITY,
     CONF_PRICES_INCLUDE_TAXES,
     CONF_PV_FORECAST_ENTITY,
+    CONF_PV_FORECAST_EXTRA_ENTITIES,
+    CONF_PV_FORECAST_FROM_ENERGY,
     CONF_VAT_PERCENT,
 )
 from .coordinator import EmsCoordinator
 from .forecast import (
     Forecast,
     ForecastStatus,
+    LoadProfile,
+    async_energy_solar_forecasts,
     async_load_profile,
+    corrected_load_w,
     find_load_sources,
     load_forecast_w,
     pv_forecast_w,
     zeros,
 )
+from .forecast_log import Series
+from .forecast_tracker import ForecastTracker
 from .price_source import PriceEntityReader, PriceReading, PriceStatus
 from .prices import PriceSlot, effective_import_prices, is_stale
+from .tariffs import effective_export_prices
 
 LOAD_PROFILE_MAX_AGE: Final = timedelta(hours=1)
+# The measured load of this last stretch corrects the profile (forecast.corrected_load_w).
+CORRECTION_LOOKBACK: Final = timedelta(hours=1)
 
 
 class OptimiserStatus(StrEnum):
@@ -77,9 +90,10 @@ class PlanInputs:
         self._on_price_change = on_price_change
         self._readers: dict[str, PriceEntityReader] = {}
         self._unsub_prices: CALLBACK_TYPE | None = None
-        self._load_profile: tuple[float, ...] | None = None
+        self._load_profile: LoadProfile | None = None
         self._load_profile_key: tuple[datetime, bool] | None = None
         self._load_detail = ""
+        self.tracker = ForecastTracker(hass, coordinator)
 
     @property
     def watched(self) -> set[str]:
@@ -104,9 +118,7 @@ class PlanInputs:
                     OptimiserStatus.NO_PRICES, f"{reading.entity_id}: {reading.detail}"
                 )
         import_slots = _effective(readings[0].slots, options)
-        export_slots = readings[-1].slots
-        if options[CONF_EXPORT_USES_EFFECTIVE_PRICE]:
-            export_slots = _effective(export_slots, options)
+        export_slots = _export(readings[-1].slots, options)
         source = None if readings[0].source is None else str(readings[0].source)
         for reading in readings:
             if is_stale(reading.slots, now=now):
@@ -147,36 +159,93 @@ class PlanInputs:
 
     # -- forecasts -------------------------------------------------------------------------
 
-    def pv_forecast(self, options: Mapping[str, Any], starts: list[datetime]) -> Forecast:
-        """PV per slot from the configured forecast entity; zero without one."""
-        entity_id = options[CONF_PV_FORECAST_ENTITY]
-        if not entity_id:
-            return zeros(len(starts), ForecastStatus.NOT_CONFIGURED, "no PV forecast entity")
-        state = self._hass.states.get(entity_id)
-        return pv_forecast_w(
-            None if state is None else state.attributes,
-            starts,
-            dt_util.get_default_time_zone(),
+    @callback
+    def start_tracking(self) -> Callable[[], Coroutine[Any, Any, None]]:
+        """Read the forecast log and measure every poll (until the returned function is awaited)."""
+        self._coordinator.config_entry.async_create_background_task(
+            self._hass, self.tracker.async_load(), "ems forecast log"
         )
+        return self.tracker.async_start()
 
-    async def async_load_forecast(self, starts: list[datetime], *, add_pv: bool) -> Forecast:
-        """The load per slot from the recorder's last 7 days; zero when there is no history."""
+    async def async_forecasts(
+        self, options: Mapping[str, Any], starts: list[datetime]
+    ) -> tuple[Forecast, Forecast]:
+        """PV and load per slot, each with its source and its error; noted in the log."""
         now = dt_util.utcnow()
+        log = await self.tracker.async_load()
+        pv = await self._async_pv_forecast(options, starts)
+        pv = replace(pv, error_w=log.mean_absolute_error_w(Series.PV, now))
+        add_pv = pv.status is ForecastStatus.OK
+        load = await self._async_load_forecast(starts, add_pv=add_pv, now=now)
+        load = replace(load, error_w=log.mean_absolute_error_w(Series.LOAD, now))
+        if starts:
+            log.note_forecast(
+                starts[0],
+                load_w=load.values_w[0] if load.status is ForecastStatus.OK else None,
+                pv_w=pv.values_w[0] if add_pv else None,
+                load_includes_pv=add_pv,
+            )
+        return pv, load
+
+    async def _async_pv_forecast(
+        self, options: Mapping[str, Any], starts: list[datetime]
+    ) -> Forecast:
+        """PV per slot from the configured forecasts, added up; zero without one."""
+        entity_ids = [
+            entity_id
+            for entity_id in dict.fromkeys(
+                (options[CONF_PV_FORECAST_ENTITY], *options[CONF_PV_FORECAST_EXTRA_ENTITIES])
+            )
+            if entity_id
+        ]
+        names: list[str] = []
+        attribute_sets: list[Mapping[str, Any] | None] = []
+        for entity_id in entity_ids:
+            state = self._hass.states.get(entity_id)
+            names.append(entity_id)
+            attribute_sets.append(None if state is None else state.attributes)
+        if options[CONF_PV_FORECAST_FROM_ENERGY]:
+            for title, attributes in await async_energy_solar_forecasts(self._hass):
+                names.append(f"Energy dashboard: {title}")
+                attribute_sets.append(attributes)
+            if not attribute_sets:
+                detail = "the Energy dashboard has no solar forecast"
+                return zeros(len(starts), ForecastStatus.NO_DATA, detail)
+        if not attribute_sets:
+            return zeros(len(starts), ForecastStatus.NOT_CONFIGURED, "no PV forecast entity")
+        forecast = pv_forecast_w(attribute_sets, starts, dt_util.get_default_time_zone())
+        return replace(forecast, source=" + ".join(names))
+
+    async def _async_load_forecast(
+        self, starts: list[datetime], *, add_pv: bool, now: datetime
+    ) -> Forecast:
+        """The load per slot from the recorder's last 7 days, corrected by the last hour."""
         key = self._load_profile_key
         if key is None or key[1] != add_pv or now - key[0] > LOAD_PROFILE_MAX_AGE:
             self._load_profile_key = (now, add_pv)
             self._load_profile, self._load_detail = await self._async_query_load(now, add_pv)
-        if self._load_profile is None:
+        profile = self._load_profile
+        if profile is None:
             return zeros(len(starts), ForecastStatus.NO_DATA, self._load_detail)
-        return Forecast(
-            load_forecast_w(self._load_profile, starts, dt_util.get_default_time_zone()),
-            ForecastStatus.OK,
-            self._load_detail,
+        tz = dt_util.get_default_time_zone()
+        log = await self.tracker.async_load()
+        recent = log.recent_load_w(now, includes_pv=add_pv, lookback=CORRECTION_LOOKBACK)
+        error_w = (
+            sum(load_w - profile.at(start, tz) for start, load_w in recent.items()) / len(recent)
+            if recent
+            else None
         )
+        source = "recorder statistics of 7 days, working days and weekends apart"
+        if error_w is not None:
+            source += f", corrected by {error_w:+.0f} W measured in the last hour"
+        values = corrected_load_w(
+            load_forecast_w(profile, starts, tz), starts, now=now, recent_error_w=error_w
+        )
+        return Forecast(values, ForecastStatus.OK, self._load_detail, source)
 
     async def _async_query_load(
         self, now: datetime, add_pv: bool
-    ) -> tuple[tuple[float, ...] | None, str]:
+    ) -> tuple[LoadProfile | None, str]:
         if "recorder" not in self._hass.config.components:
             return None, "the recorder is not running"
         coordinator = self._coordinator
@@ -209,3 +278,31 @@ def _effective(slots: tuple[PriceSlot, ...], options: Mapping[str, Any]) -> tupl
         vat_percent=float(options[CONF_VAT_PERCENT]),
         includes_taxes=bool(options[CONF_PRICES_INCLUDE_TAXES]),
     )
+
+
+def _export(slots: tuple[PriceSlot, ...], options: Mapping[str, Any]) -> tuple[PriceSlot, ...]:
+    until = options[CONF_NET_METERING_UNTIL]
+    return effective_export_prices(
+        slots,
+        _effective(slots, options),
+        net_metering=bool(options[CONF_EXPORT_USES_EFFECTIVE_PRICE]),
+        net_metering_until=None if until is None else dt_util.parse_date(until),
+        share_percent=float(options[CONF_EXPORT_SHARE_PERCENT]),
+        feed_in_cost_eur_per_kwh=float(options[CONF_FEED_IN_COST]),
+        tz=dt_util.get_default_time_zone(),
+    )
+
+
+def export_price_formula(options: Mapping[str, Any]) -> str:
+    """What an exported kWh earns, in words (the plan sensor's `export_price` attribute)."""
+    share = float(options[CONF_EXPORT_SHARE_PERCENT])
+    shared = "as published" if share == 100 else f"{share:g} % of the price"
+    until = options[CONF_NET_METERING_UNTIL]
+    if not options[CONF_EXPORT_USES_EFFECTIVE_PRICE]:
+        formula = shared
+    elif until is None:
+        formula = "effective"
+    else:
+        formula = f"effective until {until}, then {shared}"
+    cost = float(options[CONF_FEED_IN_COST])
+    return formula if cost == 0 else f"{formula}, minus {cost:g} EUR/kWh feed-in cost"

@@ -1,0 +1,87 @@
+"""Measures the house's load and PV every poll and keeps the forecast log in a Store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any, Final
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .const import CONF_INVERT_BATTERY_POWER, DOMAIN
+from .coordinator import EmsCoordinator
+from .forecast_log import ForecastLog
+from .options import entry_options
+from .peak_shaver import usable_power_w
+
+STORAGE_VERSION: Final = 1
+# Written at most this often (and at shutdown): losing a minute of bookkeeping does not matter.
+SAVE_DELAY_S: Final = 60
+
+
+class ForecastTracker:
+    """The forecast log of one entry, fed with the measured load and PV of every good poll."""
+
+    def __init__(self, hass: HomeAssistant, coordinator: EmsCoordinator) -> None:
+        """Nothing is read or measured until `async_start`."""
+        self._coordinator = coordinator
+        self._store = _store(hass, coordinator.config_entry.entry_id)
+        self.log: ForecastLog | None = None
+
+    async def async_load(self) -> ForecastLog:
+        """The log, read from the Store the first time."""
+        if self.log is None:
+            self.log = ForecastLog.from_dict(await self._store.async_load())
+        return self.log
+
+    @callback
+    def async_start(self) -> Callable[[], Coroutine[Any, Any, None]]:
+        """Measure every poll from now on; returns the function that stops and saves."""
+        remove_listener = self._coordinator.async_add_listener(self._handle_poll)
+
+        async def async_stop() -> None:
+            remove_listener()
+            if self.log is not None:
+                # Now rather than after the delay: the entry may be removed right after.
+                await self._store.async_save(self.log.as_dict())
+
+        return async_stop
+
+    @callback
+    def _handle_poll(self) -> None:
+        coordinator = self._coordinator
+        if self.log is None or not coordinator.last_update_success:
+            return  # measurements before the stored log is read are not worth a merge
+        data = coordinator.data
+        p1, battery = data.p1, data.battery
+        if p1 is None or battery is None:
+            return
+        grid_w = usable_power_w(p1.active_power_w)
+        charge_w = usable_power_w(battery.battery_power_w)  # + = charging, as sent
+        if grid_w is None or charge_w is None:
+            return
+        if entry_options(coordinator.config_entry)[CONF_INVERT_BATTERY_POWER]:
+            charge_w = -charge_w
+        pv_w = sum(
+            value
+            for value in (usable_power_w(battery.pv1_power_w), usable_power_w(battery.pv2_power_w))
+            if value is not None
+        )
+        # What the house used apart from its PV: the grid's import plus the battery's discharge.
+        if self.log.add_sample(dt_util.utcnow(), net_load_w=grid_w - charge_w, pv_w=pv_w):
+            self._store.async_delay_save(self.log.as_dict, SAVE_DELAY_S)
+
+
+async def async_remove_forecast_log(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete an entry's stored forecast log (the entry is removed)."""
+    await _store(hass, entry_id).async_remove()
+
+
+def forecast_log_key(entry_id: str) -> str:
+    """The storage key of an entry's forecast log."""
+    return f"{DOMAIN}.forecast_log.{entry_id}"
+
+
+def _store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    return Store(hass, STORAGE_VERSION, forecast_log_key(entry_id))
