@@ -130,6 +130,8 @@ class HomeModel:
         self._mode_changed_tick = 0
         self.command = RealtimeCommand()
         self.grid_charging = False
+        # False: no meter (CT) is connected to the battery: 7120 reads 1001 and 11016 stays 0.
+        self.meter_connected = True
         self.tick = 0
         self.energy_wh = capacity_kwh * 1000 * initial_soc_percent / 100
         # Instantaneous values of the last tick.
@@ -290,7 +292,7 @@ class HomeModel:
         self.p1 = P1Sample(grid, phase_power, (voltages[0], voltages[1], voltages[2]))
         if tick % CT_REFRESH_S == 0:
             sign = -1.0 if self.ct_reversed else 1.0
-            self.ct_sample_w = sign * grid * self.ct_gain
+            self.ct_sample_w = sign * grid * self.ct_gain if self.meter_connected else 0.0
             self.battery_sample_w = battery
 
     # -- readings ------------------------------------------------------------------------------
@@ -335,7 +337,7 @@ class HomeModel:
             6007: round(self.discharge_total_wh / 1000, 2),
             6105: self.backup_soc_percent,
             7101: self.reported_mode,
-            7120: 1000,
+            7120: 1000 if self.meter_connected else 1001,
             11016: round(self.ct_sample_w),
         }
 

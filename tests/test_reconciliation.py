@@ -97,3 +97,16 @@ def test_first_value_after_no_data_is_ok() -> None:
     result = reconciler.update(1.0, 120.0, 100.0)
     assert result.status is ReconciliationStatus.OK
     assert not result.fresh
+
+
+def test_no_meter_connected_is_no_ct_not_a_mismatch() -> None:
+    reconciler = Reconciler()
+    # Without a meter the CT reads 0 W while the P1 meter sees the house: no comparison.
+    for i in range(SAMPLES_TO_FLAG + 1):
+        result = reconciler.update(5.0 * i, 2000.0, float(i % 2), meter_connected=False)
+        assert result.status is ReconciliationStatus.NO_CT
+        assert result.difference_w is None
+    # Connected again: compared afresh, no fault carried over.
+    result = reconciler.update(100.0, 2000.0, 1990.0, meter_connected=True)
+    assert result.status is ReconciliationStatus.OK
+    assert result.difference_w == 10.0

@@ -161,3 +161,20 @@ async def test_issues_removed_with_the_entry(
     await hass.async_block_till_done()
     assert _issue(hass, init_integration, ISSUE_P1_API_DISABLED) is None
     assert not [i for i in ir.async_get(hass).issues.values() if i.domain == DOMAIN]
+
+
+async def test_no_meter_at_the_battery_is_no_clamp_fault(hass: HomeAssistant) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, title="Home")
+    entry.add_to_hass(hass)
+    issues = RepairIssues(hass, entry)
+    mismatch = _reconciliation(ReconciliationStatus.MISMATCH)
+    issues.update(now_s=0.0, battery=None, reconciliation=mismatch)
+    issues.update(now_s=PERSISTENT_FAULT_S + 1, battery=None, reconciliation=mismatch)
+    assert _issue(hass, entry, ISSUE_RECONCILIATION_MISMATCH) is not None
+    # The meter was unplugged: there is no clamp to check, so the issue goes and none comes.
+    no_ct = Reconciliation(ReconciliationStatus.NO_CT, None, 1.0, fresh=False)
+    issues.update(now_s=PERSISTENT_FAULT_S + 2, battery=None, reconciliation=no_ct)
+    assert _issue(hass, entry, ISSUE_RECONCILIATION_MISMATCH) is None
+    issues.update(now_s=3 * PERSISTENT_FAULT_S, battery=None, reconciliation=no_ct)
+    assert _issue(hass, entry, ISSUE_RECONCILIATION_MISMATCH) is None
+    assert _issue(hass, entry, ISSUE_CT_SIGN_REVERSED) is None

@@ -272,6 +272,7 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
             started,
             None if p1 is None else p1.active_power_w,
             None if battery is None else battery.meter_power_w,
+            meter_connected=None if battery is None else battery.meter_connected,
         )
         self._repair_issues.update(now_s=started, battery=battery, reconciliation=reconciliation)
         return EmsData(p1, battery, reconciliation, p1_error, battery_error)

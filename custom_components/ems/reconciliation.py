@@ -35,6 +35,14 @@ class ReconciliationStatus(StrEnum):
     SIGN_REVERSED = "sign_reversed"
     STALE = "stale"
     NO_DATA = "no_data"
+    # The battery reports no meter (CT) connected (7120): 11016 measures nothing to compare.
+    NO_CT = "no_ct"
+
+
+# Statuses after which the first fresh sample is taken as agreement until proven otherwise.
+_NOT_COMPARED: Final = frozenset(
+    {ReconciliationStatus.NO_DATA, ReconciliationStatus.STALE, ReconciliationStatus.NO_CT}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +82,18 @@ class Reconciler:
         self._samples: deque[ReconciliationStatus] = deque(maxlen=SAMPLES_TO_FLAG)
         self._status = ReconciliationStatus.NO_DATA
 
-    def update(self, now_s: float, p1_w: float | None, meter_w: float | None) -> Reconciliation:
-        """Take one poll's readings (monotonic seconds) and return the comparison."""
+    def update(
+        self,
+        now_s: float,
+        p1_w: float | None,
+        meter_w: float | None,
+        *,
+        meter_connected: bool | None = None,
+    ) -> Reconciliation:
+        """Take one poll's readings (monotonic seconds) and return the comparison.
+
+        `meter_connected` is register 7120 (None when unknown: compared as if connected).
+        """
         fresh = False
         if meter_w is not None and (self._meter_w is None or meter_w != self._meter_w):
             fresh = True
@@ -85,6 +103,10 @@ class Reconciler:
 
         if p1_w is None or meter_w is None:
             return Reconciliation(ReconciliationStatus.NO_DATA, None, age_s, fresh=False)
+        if meter_connected is False:
+            self._samples.clear()
+            self._status = ReconciliationStatus.NO_CT
+            return Reconciliation(self._status, None, age_s, fresh=False)
         difference_w = p1_w - meter_w
         if age_s is not None and age_s > STALE_AFTER_S:
             self._samples.clear()
@@ -93,8 +115,8 @@ class Reconciler:
             self._samples.append(_classify(p1_w, meter_w))
             if len(set(self._samples)) == 1 and len(self._samples) == SAMPLES_TO_FLAG:
                 self._status = self._samples[0]
-            elif self._status in (ReconciliationStatus.NO_DATA, ReconciliationStatus.STALE):
+            elif self._status in _NOT_COMPARED:
                 self._status = ReconciliationStatus.OK
-        elif self._status is ReconciliationStatus.NO_DATA:
+        elif self._status in (ReconciliationStatus.NO_DATA, ReconciliationStatus.NO_CT):
             self._status = ReconciliationStatus.OK
         return Reconciliation(self._status, difference_w, age_s, fresh=fresh)

@@ -92,7 +92,8 @@ class RepairIssues:
         status = reconciliation.status
         if status in (ReconciliationStatus.STALE, ReconciliationStatus.NO_DATA):
             return  # no evidence either way
-        if status is ReconciliationStatus.OK:
+        # Without a meter at the battery there is no clamp to be wrong: nothing to report.
+        if status in (ReconciliationStatus.OK, ReconciliationStatus.NO_CT):
             self._fault_since = None
             self._set(ISSUE_RECONCILIATION_MISMATCH, False)
             self._set(ISSUE_CT_SIGN_REVERSED, False)

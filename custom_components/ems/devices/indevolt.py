@@ -78,6 +78,9 @@ REG_BACKUP_SOC: Final = 6105
 REG_WORKING_MODE: Final = 7101
 REG_METER_CONNECTION: Final = 7120
 REG_METER_POWER: Final = 11016
+# Codes of REG_METER_CONNECTION (as core `indevolt` reads them).
+METER_CONNECTED: Final = 1000
+METER_DISCONNECTED: Final = 1001
 
 # The 17 registers of the original design, in its order.
 DESIGN_REGISTERS: Final[tuple[int, ...]] = (
@@ -317,6 +320,16 @@ class BatterySnapshot:
     def meter_power_w(self) -> float | None:
         """Grid CT power (11016), W; + = import when the clamp faces the right way."""
         return self.number(REG_METER_POWER)
+
+    @property
+    def meter_connected(self) -> bool | None:
+        """Whether a meter (the grid CT) is connected (7120: 1000 yes, 1001 no); None if unknown."""
+        code = self.code(REG_METER_CONNECTION)
+        if code == METER_CONNECTED:
+            return True
+        if code == METER_DISCONNECTED:
+            return False
+        return None
 
     @property
     def serial(self) -> str | None:
