@@ -67,6 +67,8 @@ class RequestRecord:
     config: Any
     time: float
     status: int | None = None
+    # The Host header: the address the client sent the request to.
+    host: str = ""
 
 
 class Simulator:
@@ -190,6 +192,7 @@ class Simulator:
             raw_query=request.raw_path.partition("?")[2],
             config=config,
             time=self.clock(),
+            host=request.host,
         )
         self.requests.append(record)
         return record

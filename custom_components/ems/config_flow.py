@@ -9,7 +9,6 @@ from typing import Any, override
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigEntryState,
-    ConfigFlow,
     ConfigFlowResult,
     OptionsFlow,
 )
@@ -21,7 +20,6 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import probatio
 
 from .address import format_address, parse_address
@@ -41,6 +39,7 @@ from .const import (
 from .devices.errors import AuthenticationError, DeviceError, P1ApiDisabledError
 from .devices.indevolt import IndevoltClient, IndevoltDeviceInfo
 from .devices.p1 import P1Client, P1Device
+from .discovery import DiscoveryFlow
 from .options import (
     CLEARABLE_OPTIONS,
     OptionsValidationError,
@@ -51,7 +50,6 @@ from .options import (
     validate_options,
 )
 
-P1_PRODUCT_TYPE = "HWE-P1"
 # Set-up waits a little longer than a poll would: the user is looking at a form, not a dashboard.
 CONNECT_TIMEOUT_S = 10.0
 
@@ -98,15 +96,11 @@ async def _test_indevolt(client: IndevoltClient) -> tuple[IndevoltDeviceInfo, st
     return info, method
 
 
-class EmsConfigFlow(ConfigFlow, domain=DOMAIN):
+class EmsConfigFlow(DiscoveryFlow, domain=DOMAIN):
     """Set up one home: a P1 meter and an Indevolt battery."""
 
     VERSION = 1
     MINOR_VERSION = 2
-
-    def __init__(self) -> None:
-        """Start with nothing discovered."""
-        self._discovered_p1_host: str | None = None
 
     @staticmethod
     @callback
@@ -165,9 +159,7 @@ class EmsConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._abort_if_unique_id_configured()
                 self._abort_if_p1_configured(devices.p1.serial)
                 return self._async_create(user_input, devices)
-        suggested = dict(user_input or {})
-        if self._discovered_p1_host and CONF_P1_HOST not in suggested:
-            suggested[CONF_P1_HOST] = self._discovered_p1_host
+        suggested = {**self._discovered_addresses(), **(user_input or {})}
         return self.async_show_form(
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(_address_schema(), suggested),
@@ -209,38 +201,8 @@ class EmsConfigFlow(ConfigFlow, domain=DOMAIN):
         options = dict(DEFAULT_OPTIONS)
         options[CONF_REQUEST_METHOD] = devices.request_method
         title = f"{devices.battery.model or 'Indevolt'} + P1 meter"
+        self._async_abort_p1_offer(devices.p1.serial)
         return self.async_create_entry(title=title, data=data, options=options)
-
-    @override
-    async def async_step_zeroconf(self, discovery_info: ZeroconfServiceInfo) -> ConfigFlowResult:
-        """A P1 meter announced itself: update a known one, or offer to set one up."""
-        properties = discovery_info.properties
-        serial = properties.get("serial")
-        if properties.get("product_type") != P1_PRODUCT_TYPE or not serial:
-            return self.async_abort(reason="not_p1_meter")
-        if properties.get("api_enabled") != "1":
-            return self.async_abort(reason="api_disabled")
-        p1_host = discovery_info.host
-        if discovery_info.port not in (None, P1_DEFAULT_PORT):
-            p1_host = f"{p1_host}:{discovery_info.port}"
-        for entry in self._async_current_entries(include_ignore=False):
-            if entry.data.get(CONF_P1_SERIAL) == serial:
-                # Announced at every start, Wi-Fi reconnect and mDNS refresh: only a new
-                # address changes anything, and it is applied without disturbing the battery.
-                if not _same_address(entry.data[CONF_P1_HOST], p1_host, P1_DEFAULT_PORT):
-                    self.hass.config_entries.async_update_entry(
-                        entry, data={**entry.data, CONF_P1_HOST: p1_host}
-                    )
-                    if entry.state is ConfigEntryState.SETUP_RETRY:
-                        self.hass.config_entries.async_schedule_reload(entry.entry_id)
-                return self.async_abort(reason="already_configured")
-        # Keyed on the meter until the battery (the entry's real unique id) is known, so the
-        # same meter is offered once.
-        await self.async_set_unique_id(f"p1_{serial}")
-        self._abort_if_unique_id_configured()
-        self._discovered_p1_host = p1_host
-        self.context["title_placeholders"] = {"name": f"P1 meter ({discovery_info.host})"}
-        return await self.async_step_user()
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
@@ -329,13 +291,6 @@ def _address_schema(*, with_password: bool = True) -> probatio.Schema:
     if with_password:
         schema[probatio.Optional(CONF_INDEVOLT_PASSWORD)] = _password_selector()
     return probatio.Schema(schema)
-
-
-def _same_address(stored: str, announced: str, default_port: int) -> bool:
-    try:
-        return parse_address(stored, default_port) == parse_address(announced, default_port)
-    except ValueError:
-        return False
 
 
 def _entry_data(user_input: Mapping[str, Any], devices: ConnectedDevices) -> dict[str, Any]:
