@@ -26,6 +26,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 import pytest_socket
 
 from custom_components.ems.const import CONF_INDEVOLT_HOST, CONF_P1_HOST, DOMAIN
+from custom_components.ems.discovery import address_at_host, serial_from_hostname
 from ems_simulator import RunningSimulator, Simulator
 
 from .conftest import INDEVOLT_SERIAL, P1_SERIAL
@@ -292,3 +293,28 @@ async def test_dhcp_of_an_unknown_device_is_ignored(
     result = await discover(hass, SOURCE_DHCP, dhcp("127.0.0.1", "aa:bb:cc:dd:ee:ff"))
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "not_registered"
+
+
+# -- addresses (pure) -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stored", "host", "expected"),
+    [
+        ("10.0.0.5", "10.0.0.7", "10.0.0.7"),
+        ("10.0.0.5:8081", "10.0.0.7", "10.0.0.7:8081"),
+        ("indevolt.lan", "fe80::1", "[fe80::1]"),
+        # A damaged stored address takes the default port.
+        ("bad host!", "10.0.0.7", "10.0.0.7"),
+    ],
+)
+def test_a_moved_device_keeps_its_stored_port(stored: str, host: str, expected: str) -> None:
+    assert address_at_host(stored, host, 8080) == expected
+
+
+@pytest.mark.parametrize(
+    ("hostname", "serial"),
+    [("SF2000ABC.local.", "SF2000ABC"), ("SF2000ABC.lan.", None), ("a.b.local.", None)],
+)
+def test_serial_from_hostname(hostname: str, serial: str | None) -> None:
+    assert serial_from_hostname(hostname) == serial
