@@ -161,6 +161,7 @@ async def test_soak_nothing_accumulates(
         gc.collect()
         base_tasks = len(asyncio.all_tasks())
         base_listeners = listener_count(hass)
+        base_listener_types = dict(hass.bus.async_listeners())
         base_connections = open_server_connections()
         base_snapshot = tracemalloc.take_snapshot()
         base_bytes = allocated_bytes(base_snapshot)
@@ -187,7 +188,11 @@ async def test_soak_nothing_accumulates(
     )
 
     assert len(asyncio.all_tasks()) <= base_tasks
-    assert listener_count(hass) <= base_listeners
+    assert listener_count(hass) <= base_listeners, {
+        event: (base_listener_types.get(event, 0), count)
+        for event, count in hass.bus.async_listeners().items()
+        if count != base_listener_types.get(event, 0)
+    }
     assert open_server_connections() <= max(base_connections, 2)
     growth = end_bytes - base_bytes
     assert growth < MAX_MEMORY_GROWTH_BYTES, "\n".join([f"+{growth} bytes", *top])
