@@ -177,6 +177,8 @@ test("the SVG holds every bar, the price, the SOC and the now line, and is reada
   }
   assert.ok(m.timeTicks.length <= 6, "no more time labels than fit in 328 px");
   assert.match(svg, /viewBox="0 0 328 260"/);
+  assert.match(svg, /class="axis unit"[^>]*>€\/kWh</, "the price band says its unit");
+  assert.match(svg, /class="axis unit"[^>]*>kW</, "the power band says its unit");
   assert.match(chartSvg(m, labelsFor("nl"), formatTime), />nu</);
 });
 

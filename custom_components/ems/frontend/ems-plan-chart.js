@@ -314,6 +314,9 @@ export function chartSvg(model, labels, formatTime) {
     parts.push(`<line class="${tick.v === 0 ? "zero" : "grid"}" x1="${frame.x0}" x2="${frame.x1}" y1="${tick.y.toFixed(1)}" y2="${tick.y.toFixed(1)}"/>`);
     parts.push(`<text class="axis" x="${frame.x0 - 4}" y="${(tick.y + 3).toFixed(1)}" text-anchor="end">${fmt(tick.v, Number.isInteger(tick.v) ? 0 : 1)}</text>`);
   }
+  // Units once per band, top left, rather than on every tick.
+  parts.push(`<text class="axis unit" x="${frame.x0 + 4}" y="${price.top + 10}">${escapeXml(labels.price_unit ?? "€/kWh")}</text>`);
+  parts.push(`<text class="axis unit" x="${frame.x0 + 4}" y="${power.top + 10}">kW</text>`);
   for (const tick of model.socTicks) {
     parts.push(`<text class="axis soc-axis" x="${frame.x1 + 4}" y="${(tick.y + 3).toFixed(1)}">${tick.v}%</text>`);
   }
