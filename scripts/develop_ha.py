@@ -175,12 +175,21 @@ class Setup:
         form = await self.request(
             "POST", "/api/config/config_entries/options/flow", json={"handler": entry_id}
         )
-        options = {
-            field["name"]: field["description"]["suggested_value"]
-            for field in form["data_schema"]
-            if (field.get("description") or {}).get("suggested_value") is not None
-        }
-        options["price_entity_id"] = DEMO_PRICE_ENTITY
+        # The form is in sections (collapsible groups): send each section's fields as shown,
+        # with the price entity set in the section that holds it.
+        options: dict[str, Any] = {}
+        for field in form["data_schema"]:
+            if field.get("type") != "expandable":
+                continue
+            shown = (field.get("description") or {}).get("suggested_value") or {}
+            values = {key: value for key, value in shown.items() if value is not None}
+            for inner in field["schema"]:
+                suggested = (inner.get("description") or {}).get("suggested_value")
+                if suggested is not None:
+                    values[inner["name"]] = suggested
+            if any(inner["name"] == "price_entity_id" for inner in field["schema"]):
+                values["price_entity_id"] = DEMO_PRICE_ENTITY
+            options[field["name"]] = values
         result = await self.request(
             "POST", f"/api/config/config_entries/options/flow/{form['flow_id']}", json=options
         )
