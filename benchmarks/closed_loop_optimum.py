@@ -2,9 +2,12 @@
 
 Every policy is billed the same way: per local quarter, the imported energy at the effective
 import price minus the exported energy at the export price, less the value of the energy the
-battery holds at the end above what it held at the start. That end value is the day's mean
-import price times the discharge efficiency per kWh stored: energy kept for tomorrow displaces
-imports then. (The same rule for all three bills, so no policy gains by ending fuller.)
+battery holds at the end above what it held at the start (`EndValue`, the same rule for all
+three bills). Tomorrow repeats today, so stored energy is worth what it displaces tomorrow: up
+to the house's deficit before the first PV surplus, its import price; beyond that the PV would
+have filled the battery anyway, and the energy is worth the export price of the surplus hours
+(both times the discharge efficiency). A flat value per kWh would reward ending full on a
+sunny day, which no household gains from.
 
 The perfect-foresight optimum is a linear programme over the day at one-minute resolution with
 the simulator's physics: the minute's mean load and PV, the battery's charge and discharge
@@ -70,16 +73,60 @@ class Meter:
         self.bill.max_quarter_import_w = max(self.bill.max_quarter_import_w, imported * 4)
         self.quarter += 1
 
-    def close_day(self, end_value_eur_per_kwh: float) -> Bill:
-        """Value the energy stored above the start; the bill of the day."""
-        stored_kwh = (self.model.energy_wh - self.start_energy_wh) / 1000
-        self.bill.end_value_eur = stored_kwh * end_value_eur_per_kwh
+    def close_day(self, end: EndValue) -> Bill:
+        """Value the energy stored, against the start; the bill of the day."""
+        self.bill.end_value_eur = end.value_eur(self.model.energy_wh) - end.value_eur(
+            self.start_energy_wh
+        )
         return self.bill
 
 
-def end_value_eur_per_kwh(import_prices: list[float], discharge_efficiency: float) -> float:
-    """What a kWh in the battery at the end of the day is worth: it displaces imports later."""
-    return sum(import_prices) / len(import_prices) * discharge_efficiency
+@dataclass(frozen=True)
+class EndValue:
+    """What the energy in the battery at the end of the day is worth (concave in the energy)."""
+
+    floor_wh: float
+    need_wh: float  # stored energy the house uses tomorrow before the first PV surplus
+    need_eur_per_wh: float
+    rest_eur_per_wh: float
+
+    def value_eur(self, energy_wh: float) -> float:
+        """The value of holding `energy_wh` (only what is above the floor can be used)."""
+        usable = max(0.0, energy_wh - self.floor_wh)
+        needed = min(usable, self.need_wh)
+        return needed * self.need_eur_per_wh + (usable - needed) * self.rest_eur_per_wh
+
+
+def end_value(
+    series: DaySeries,
+    import_prices: list[float],
+    export_prices: list[float],
+    *,
+    floor_wh: float,
+    discharge_efficiency: float,
+) -> EndValue:
+    """The end value for a day that repeats: tomorrow's deficit before its first PV surplus."""
+    need_wh = need_eur = 0.0
+    surplus_quarters: list[int] = []
+    for q, price in enumerate(import_prices):
+        chunk = slice(q * 900, (q + 1) * 900)
+        net_w = (
+            sum(series.load_w[chunk]) - sum(series.pv_w[chunk]) - sum(series.ac_pv_w[chunk])
+        ) / 900
+        if net_w < 0:
+            surplus_quarters.append(q)
+        elif not surplus_quarters:
+            need_wh += net_w / 4
+            need_eur += net_w / 4 * price / 1000
+    rest = surplus_quarters or list(range(len(export_prices)))
+    rest_price = sum(export_prices[q] for q in rest) / len(rest)
+    need_price = need_eur / need_wh * 1000 if need_wh else rest_price
+    return EndValue(
+        floor_wh=floor_wh,
+        need_wh=need_wh / discharge_efficiency,
+        need_eur_per_wh=need_price * discharge_efficiency / 1000,
+        rest_eur_per_wh=max(0.0, rest_price) * discharge_efficiency / 1000,
+    )
 
 
 def optimum_bill(
@@ -103,22 +150,31 @@ def optimum_bill(
     p_export = np.repeat(np.array(export_prices), 15)
     capacity_wh = capacity_kwh * 1000
     start_wh = capacity_wh * initial_soc_percent / 100
-    end_value = end_value_eur_per_kwh(import_prices, discharge_efficiency)
-    # Variables: charge[t], discharge[t], import[t], energy[t] (end of minute t), slack[q].
+    end = end_value(
+        series,
+        import_prices,
+        export_prices,
+        floor_wh=capacity_wh * floor_soc_percent / 100,
+        discharge_efficiency=discharge_efficiency,
+    )
+    # Variables: charge[t], discharge[t], import[t], energy[t] (end of minute t), slack[q],
+    # and the end energy above the floor split into the needed part and the rest.
     charge, discharge, grid_in, energy = (np.arange(steps) + k * steps for k in range(4))
     slack = 4 * steps + np.arange(quarters)
-    count = 4 * steps + quarters
+    needed, rest = 4 * steps + quarters, 4 * steps + quarters + 1
+    count = 4 * steps + quarters + 2
     minute_h = 1 / 60
     cost = np.zeros(count)
     # Energy cost: (p_i - p_e) * import + p_e * (load - pv + charge - discharge), per Wh.
     cost[grid_in] = (p_import - p_export) * minute_h / 1000
     cost[charge] = p_export * minute_h / 1000
     cost[discharge] = -p_export * minute_h / 1000
-    cost[energy[-1]] = -end_value / 1000
+    cost[needed] = -end.need_eur_per_wh
+    cost[rest] = -end.rest_eur_per_wh
     cost[slack] = PEAK_PENALTY_EUR_PER_WH
 
-    equalities = lil_matrix((steps, count))
-    equality_rhs = np.full(steps, -BMS_DRAIN_W * minute_h)
+    equalities = lil_matrix((steps + 1, count))
+    equality_rhs = np.full(steps + 1, -BMS_DRAIN_W * minute_h)
     for t in range(steps):
         equalities[t, energy[t]] = 1.0
         if t:
@@ -126,6 +182,11 @@ def optimum_bill(
         equalities[t, charge[t]] = -charge_efficiency * minute_h
         equalities[t, discharge[t]] = minute_h / discharge_efficiency
     equality_rhs[0] += start_wh
+    # energy at the end = floor + needed + rest
+    equalities[steps, energy[-1]] = 1.0
+    equalities[steps, needed] = -1.0
+    equalities[steps, rest] = -1.0
+    equality_rhs[steps] = end.floor_wh
 
     rows = 3 * steps + quarters
     upper = lil_matrix((rows, count))
@@ -156,6 +217,8 @@ def optimum_bill(
     bounds[grid_in] = (0, math.inf)
     bounds[energy] = (capacity_wh * floor_soc_percent / 100, capacity_wh)
     bounds[slack] = (0, math.inf)
+    bounds[needed] = (0, end.need_wh)
+    bounds[rest] = (0, math.inf)
     result = linprog(
         cost,
         A_ub=upper.tocsr(),
@@ -173,7 +236,7 @@ def optimum_bill(
     exported = imported - grid
     bill = Bill()
     bill.energy_eur = float(np.sum(p_import * imported - p_export * exported) * minute_h / 1000)
-    bill.end_value_eur = (x[energy[-1]] - start_wh) / 1000 * end_value
+    bill.end_value_eur = end.value_eur(x[energy[-1]]) - end.value_eur(start_wh)
     quarter_import = imported.reshape(quarters, 15).sum(axis=1) * minute_h * 4
     bill.max_quarter_import_w = float(quarter_import.max())
     return bill

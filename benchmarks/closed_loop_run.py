@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from closed_loop_days import DAYS, Day
-from closed_loop_optimum import Bill, Meter, end_value_eur_per_kwh, optimum_bill
+from closed_loop_optimum import Bill, EndValue, Meter, end_value, optimum_bill
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
@@ -152,6 +152,18 @@ def load_profile(day: Day) -> tuple[float, ...]:
     return tuple(total / 7 for total in sums)
 
 
+def day_end_value(day: Day, series: DaySeries, hours: float) -> EndValue:
+    """The value of the energy left in the battery, the same for every policy."""
+    import_prices, export_prices = quarter_prices(day, hours)
+    return end_value(
+        series,
+        import_prices,
+        export_prices,
+        floor_wh=12_000 * MIN_SOC_PERCENT / 100,
+        discharge_efficiency=0.95,
+    )
+
+
 def new_house(clock: FakeClock, day: Day, series: DaySeries) -> PhysicalHouse:
     """The house at the start of the day, the battery floor at the optimiser's min SOC."""
     return PhysicalHouse(
@@ -172,7 +184,7 @@ def self_consumption_bill(day: Day, series: DaySeries, hours: float) -> Bill:
         clock.now_s += 900
         house.advance()
         meter.close_quarter()
-    return meter.close_day(end_value_eur_per_kwh(import_prices, house.discharge_efficiency))
+    return meter.close_day(day_end_value(day, series, hours))
 
 
 async def optimiser_bill(
@@ -257,7 +269,7 @@ async def optimiser_bill(
                                 stats.direction_changes += 1
                             last_direction = direction
             _write_trace(day, trace)
-            bill = meter.close_day(end_value_eur_per_kwh(import_prices, house.discharge_efficiency))
+            bill = meter.close_day(day_end_value(day, series, hours))
             await hass.services.async_call(
                 "switch", "turn_off", {"entity_id": SWITCH}, blocking=True
             )

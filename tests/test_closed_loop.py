@@ -17,8 +17,8 @@ from .conftest import FakeClock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from closed_loop_days import NL_WINTER  # noqa: E402
-from closed_loop_run import run_day  # noqa: E402
+from closed_loop_days import NL_WINTER
+from closed_loop_run import run_day
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 

@@ -7,6 +7,7 @@ from datetime import datetime
 import json
 from typing import Any, Final
 
+from .dispatch import SlotOutlook
 from .forecast import Forecast
 from .planner import Plan
 from .prices import SLOT, PriceHorizon, quarter_start
@@ -67,3 +68,27 @@ def planned_action(charge_w: float, discharge_w: float) -> str:
     if discharge_w > 0:
         return "discharge"
     return "idle"
+
+
+def slot_outlook(
+    active: ActivePlan, index: int, plan_battery_w: float, round_trip_efficiency: float
+) -> SlotOutlook:
+    """The plan and the market of slot `index`, with the prices ahead that dispatch weighs."""
+    horizon = active.horizon
+    slots = active.plan.slots
+    ahead = range(index + 1, len(slots))
+    return SlotOutlook(
+        plan_battery_w=plan_battery_w,
+        forecast_net_w=active.load.values_w[index] - active.pv.values_w[index],
+        import_price=horizon.import_eur_per_kwh[index],
+        export_price=horizon.export_eur_per_kwh[index],
+        hold_value=max(
+            (horizon.import_eur_per_kwh[j] for j in ahead if slots[j].discharge_w > 0),
+            default=0.0,
+        ),
+        lowest_import_ahead=min(
+            (horizon.import_eur_per_kwh[j] for j in ahead),
+            default=horizon.import_eur_per_kwh[index],
+        ),
+        round_trip_efficiency=round_trip_efficiency,
+    )
