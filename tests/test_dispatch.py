@@ -95,13 +95,21 @@ def test_hold_only_when_keeping_the_energy_is_worth_more_than_the_import_now() -
     )
 
 
-def test_a_surplus_the_plan_exports_is_held_only_at_a_positive_export_price() -> None:
-    surplus = {"forecast_net_w": -1500.0, "plan_battery_w": 0.0}
-    assert intent(**surplus, export_price=0.05).mode is DispatchMode.HOLD
+def test_a_surplus_is_exported_only_while_room_for_cheaper_energy_later_is_worth_it() -> None:
+    # Negative prices later: export the morning's PV at 0.05 and keep the room for then, while
+    # covering what the forecast did not see.
+    surplus = {"forecast_net_w": -1500.0, "plan_battery_w": 0.0, "lowest_import_ahead": -0.1}
+    assert intent(**surplus, export_price=0.05) == Intent(DispatchMode.TRIM, 0.0, 0.0)
+    # Energy kept is worth more tonight than an import now: a plain hold.
+    assert intent(**surplus, export_price=0.05, hold_value=0.45).mode is DispatchMode.HOLD
     assert intent(**surplus, export_price=0.0).mode is DispatchMode.FOLLOW_HOUSE
-    assert intent(forecast_net_w=-1500.0, plan_battery_w=700.0, export_price=0.05) == Intent(
-        DispatchMode.TRIM, 700.0, -800.0
+    # Energy later costs more than the export earns: store the surplus as the battery would.
+    assert intent(**{**surplus, "lowest_import_ahead": 0.20}, export_price=0.05).mode is (
+        DispatchMode.FOLLOW_HOUSE
     )
+    assert intent(
+        forecast_net_w=-1500.0, plan_battery_w=700.0, export_price=0.05, lowest_import_ahead=0.01
+    ) == Intent(DispatchMode.TRIM, 700.0, -800.0)
 
 
 def test_the_soc_limits_are_left_to_the_battery() -> None:

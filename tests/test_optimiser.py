@@ -645,8 +645,35 @@ async def test_reaching_full_hands_over_in_one_write_and_does_not_chatter(
     optimiser = entry.runtime_data.optimiser
     assert optimiser.intent is not None
     assert optimiser.intent.mode is DispatchMode.FOLLOW_HOUSE
+    assert hass.states.get(STATUS_SENSOR).attributes["dispatch_mode"] == "follow_house"  # type: ignore[union-attr]
     # Five minutes on: no restore and re-force, no small charges at the limit.
     sim.requests.clear()
     await poll(hass, entry, sim_clock, freezer, times=60)
     assert writes(sim) == []
+    assert not in_realtime(sim)
+
+
+async def test_a_discharge_reaching_the_floor_costs_one_write(
+    hass: HomeAssistant,
+    *,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+) -> None:
+    sim: Simulator = running_simulator.simulator
+    freezer.move_to(DAY + timedelta(hours=18, seconds=1))
+    hass.states.async_set(PRICE_ENTITY, "0.4", entsoe_attributes())
+    await setup_entry(hass, mock_config_entry, **{CONF_PRICE_ENTITY: PRICE_ENTITY})
+    await switch(hass, SWITCH, True)
+    await poll(hass, mock_config_entry, sim_clock, freezer)
+    assert writes(sim)[-1][1][0] == 2  # discharging into the evening price
+    # The floor is reached between two polls: the controller gives the battery back to
+    # self-consumption, and the optimiser's next decision (follow the house) adds no write.
+    sim.model.soc_percent = 10.0
+    sim.requests.clear()
+    await poll(hass, mock_config_entry, sim_clock, freezer, seconds=31)
+    await poll(hass, mock_config_entry, sim_clock, freezer, times=12)
+    assert writes(sim) == [(47005, [1])]
     assert not in_realtime(sim)

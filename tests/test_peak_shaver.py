@@ -487,6 +487,17 @@ def test_hold_and_fixed_powers_keep_their_setpoint() -> None:
     assert export.command.discharge_w == 2400
 
 
+def test_a_discharge_only_trim_covers_what_the_forecast_did_not_see() -> None:
+    keep_room = Intent(DispatchMode.TRIM, 0.0, 0.0)
+    # Exporting PV: the battery stands by.
+    sunny = decide(replace(poll(0, -1200), intent=keep_room), CONFIG, ShaverState())
+    assert sunny.command.power_w == 0
+    state = record_sent(sunny.state, sunny.command, T0)
+    # A cloud and a kettle: 900 W of import is covered from the battery, never charged.
+    cloudy = decide(replace(poll(40, 900), intent=keep_room), CONFIG, state)
+    assert cloudy.command.discharge_w == 900
+
+
 def test_switching_modes_waits_for_the_hold_time() -> None:
     first = decide(replace(poll(0, 500), intent=Intent(DispatchMode.HOLD)), CONFIG, ShaverState())
     state = record_sent(first.state, first.command, T0)

@@ -9,12 +9,14 @@ turned into a mode the battery can hold through the quarter (docs/optimiser.md):
   covers deficits by itself, second by second. Chosen whenever the plan does what
   self-consumption would do anyway, at the SOC floor, and whenever holding is not worth it.
 - HOLD: real-time standby. Only when the energy kept is worth more later (a higher import price
-  at which the plan discharges) than the import it costs now, to export PV at a positive price
-  while keeping room for cheaper energy later, or when full in a slot the plan charges in.
+  at which the plan discharges) than the import it costs now, to export PV at a price above
+  what energy costs later (keeping room for it), or when full in a slot the plan charges in.
 - GRID_CHARGE / EXPORT_DISCHARGE: a fixed power, when the plan runs the battery at (nearly) full
   power: the energy moved is the point, not the grid exchange.
 - TRIM: real-time mode with the setpoint corrected at every poll from the measured P1 power
-  toward the plan's grid exchange (the shaver's deadband and hold time apply).
+  toward the plan's grid exchange (the shaver's deadband and hold time apply), never against
+  the plan's direction. A trim toward no import that only discharges keeps room for later while
+  still covering what the forecast did not see.
 
 Prices: the battery never discharges into an export price below the import-side value of the
 energy (what it costs to buy it back later through the battery: the lowest import price ahead
@@ -138,9 +140,15 @@ def choose_intent(outlook: SlotOutlook, limits: BatteryLimits) -> Intent:
         if plan_w > -MIN_COMMAND_W:
             return Intent(DispatchMode.HOLD)
         return Intent(DispatchMode.TRIM, plan_w, planned_grid_w)
-    # A surplus the plan stores only in part (or not at all): it exports PV and keeps room.
-    if outlook.export_price <= 0:
+    # A surplus the plan stores only in part (or not at all): it exports PV and keeps room. The
+    # room is worth it only when energy from the grid later costs less than the export earns now
+    # (a PV surplus later is no reason: the battery can store both when it is not full).
+    if outlook.export_price <= max(outlook.lowest_import_ahead, 0.0):
         return Intent(DispatchMode.FOLLOW_HOUSE)
-    if plan_w < MIN_COMMAND_W:
+    if plan_w >= MIN_COMMAND_W:
+        return Intent(DispatchMode.TRIM, plan_w, planned_grid_w)
+    if outlook.hold_value > outlook.import_price:
         return Intent(DispatchMode.HOLD)
-    return Intent(DispatchMode.TRIM, plan_w, planned_grid_w)
+    # Keep the room but cover a deficit the forecast did not see (a kettle, a cloud): a trim
+    # toward no import that only ever discharges.
+    return Intent(DispatchMode.TRIM, 0.0, 0.0)

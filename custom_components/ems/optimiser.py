@@ -39,7 +39,7 @@ from .const import (
     LOGGER,
     POLL_INTERVAL_MIN_S,
 )
-from .control_store import CommandSource
+from .control_store import CommandSource, ForcedKind
 from .controller import BatteryController, ManualOverride
 from .coordinator import EmsConfigEntry, EmsCoordinator
 from .devices.indevolt import BatterySnapshot, WorkingMode
@@ -388,7 +388,7 @@ class Optimiser:
         self._shaver_state = decision.state
         self.last_decision = decision
         if decision.send:
-            self._send(decision.command, now, local_date)
+            self._send(decision.command, now, local_date, soc)
         self._notify()
 
     @callback
@@ -431,13 +431,14 @@ class Optimiser:
         except HomeAssistantError as err:
             LOGGER.warning("Could not restore self-consumption mode: %s", err)
 
-    def _send(self, command: Command, now: datetime, local_date: date) -> None:
+    def _send(self, command: Command, now: datetime, local_date: date, soc: float) -> None:
         if self.dry_run:
             LOGGER.info("Optimiser dry run: would send %s", _describe(command))
             self._shaver_state = record_sent(self._shaver_state, command, now, local_date)
             return
-        if command.follow_house and self._in_self_consumption():
-            # Already there (a command reached its target, or nothing was forced): no write.
+        if command.follow_house and self._follows_house_anyway(soc):
+            # Already there, or the controller gives the battery back itself (a command reached
+            # its target in this poll): the next decision costs no write.
             self._shaver_state = record_sent(self._shaver_state, command, now, local_date)
             return
         if self._send_task is not None and not self._send_task.done():
@@ -448,13 +449,20 @@ class Optimiser:
             self._hass, self._async_send(command, now, local_date), "ems optimiser command"
         )
 
-    def _in_self_consumption(self) -> bool:
-        """Whether the battery runs its own self-consumption mode with nothing forced by ems."""
+    def _follows_house_anyway(self, soc: float) -> bool:
+        """Whether the battery runs self-consumption, or the controller restores it right now."""
         controller = self._controller
-        return (
-            controller.forced_command is None
-            and not controller.restore_pending
-            and self._coordinator.known_working_mode is WorkingMode.SELF_CONSUMED
+        forced = controller.forced_command
+        if forced is None:
+            return (
+                not controller.restore_pending
+                and self._coordinator.known_working_mode is WorkingMode.SELF_CONSUMED
+            )
+        target = forced.target_soc_percent
+        # The controller ends a charge or discharge at its target after the same poll.
+        return target is not None and (
+            (forced.kind is ForcedKind.CHARGE and soc >= target)
+            or (forced.kind is ForcedKind.DISCHARGE and soc <= target)
         )
 
     async def _async_send(self, command: Command, now: datetime, local_date: date) -> None:

@@ -158,8 +158,12 @@ class OptimiserStatusSensor(OptimiserEntity, SensorEntity):
     @property
     @override
     def extra_state_attributes(self) -> dict[str, Any]:
-        """Why: a manual override, the price entity's problem, and so on."""
-        return {"detail": self.optimiser.status_detail}
+        """Why (a manual override, the price entity's problem, ...) and the dispatch mode."""
+        intent = self.optimiser.intent
+        return {
+            "detail": self.optimiser.status_detail,
+            "dispatch_mode": None if intent is None else str(intent.mode),
+        }
 
 
 class EstimatedSavingsSensor(OptimiserEntity, RestoreSensor):
