@@ -44,9 +44,10 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines = [
         (
             "| day | self-consumption EUR | optimiser EUR | optimum EUR | value captured "
-            "| highest quarter W (SC / opt / optimum) | writes | direction changes | left forced |"
+            "| highest quarter W (SC / opt / optimum) | writes | most writes in a poll "
+            "| direction changes | left forced |"
         ),
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         sc, opt, best = (row[key] for key in ("self_consumption", "optimiser", "optimum"))
@@ -63,7 +64,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {row['name']} | {total['self_consumption']:.3f} | {total['optimiser']:.3f} "
             f"| {total['optimum']:.3f} | {captured} "
             f"| {sc['max_quarter_import_w']:.0f} / {opt['max_quarter_import_w']:.0f} / "
-            f"{best['max_quarter_import_w']:.0f} | {stats['writes']} | {stats['direction_changes']} "
+            f"{best['max_quarter_import_w']:.0f} | {stats['writes']} | {stats['max_writes_per_poll']} "
+            f"| {stats['direction_changes']} "
             f"| {forced} |"
         )
     return "\n".join(lines)
