@@ -39,6 +39,7 @@ from custom_components.ems.const import (
     CONF_PRICE_ENTITY,
     CONF_PV_FORECAST_ENTITY,
     CONF_REQUEST_METHOD,
+    CONF_ROUND_TRIP_EFFICIENCY,
     DEFAULT_OPTIONS,
     DOMAIN,
 )
@@ -49,6 +50,8 @@ from ems_simulator.model import MODE_SELF_CONSUMPTION
 
 POLL_S = 5
 MIN_SOC_PERCENT = 10.0
+# The simulated battery's charge and discharge efficiencies (0.95 each), AC to AC.
+ROUND_TRIP_EFFICIENCY = 0.90
 PRICE_ENTITY = "sensor.day_ahead_price"
 PV_FORECAST_ENTITY = "sensor.pv_forecast"
 SWITCH = "switch.indevolt_cms_sf2000_optimiser"
@@ -228,6 +231,8 @@ async def optimiser_bill(
                 **day.options,
                 CONF_POLL_INTERVAL: POLL_S,
                 CONF_MIN_SOC: MIN_SOC_PERCENT,
+                # The options describe the simulated battery, as its owner would set them.
+                CONF_ROUND_TRIP_EFFICIENCY: ROUND_TRIP_EFFICIENCY,
                 CONF_PRICE_ENTITY: PRICE_ENTITY,
                 CONF_PV_FORECAST_ENTITY: PV_FORECAST_ENTITY,
             },

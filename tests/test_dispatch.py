@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from custom_components.ems.active_plan import shaves_peak_ahead
 from custom_components.ems.dispatch import (
     BatteryLimits,
     DispatchMode,
@@ -15,6 +16,7 @@ from custom_components.ems.dispatch import (
     export_value,
     self_consumption_w,
 )
+from custom_components.ems.planner import PlannedSlot
 
 LIMITS = BatteryLimits(
     soc_percent=50.0,
@@ -34,7 +36,7 @@ OUTLOOK = SlotOutlook(
 )
 
 
-def intent(limits: BatteryLimits = LIMITS, **changes: float) -> Intent:
+def intent(limits: BatteryLimits = LIMITS, **changes: float | bool) -> Intent:
     return choose_intent(replace(OUTLOOK, **changes), limits)
 
 
@@ -123,3 +125,19 @@ def test_the_soc_limits_are_left_to_the_battery() -> None:
     assert self_consumption_w(-1000.0, replace(LIMITS, soc_percent=100.0)) == 0.0
     assert self_consumption_w(1000.0, replace(LIMITS, soc_percent=10.0)) == 0.0
     assert self_consumption_w(-3000.0, LIMITS) == 2400.0
+
+
+def slot(charge_w: float = 0.0, discharge_w: float = 0.0, grid_w: float = 300.0) -> PlannedSlot:
+    return PlannedSlot(charge_w, discharge_w, 50.0, 50.0, grid_w, 0.0)
+
+
+def test_energy_a_peak_needs_later_is_never_exported() -> None:
+    evening = [slot(), slot(discharge_w=1500.0, grid_w=2480.0)]
+    assert shaves_peak_ahead(evening, 0, 2500.0)
+    assert not shaves_peak_ahead(evening, 0, 4000.0)
+    # A recharge in between: that peak is served by other energy.
+    assert not shaves_peak_ahead([slot(), slot(charge_w=2000.0), *evening[1:]], 0, 2500.0)
+    rich = {"export_price": 0.40, "lowest_import_ahead": 0.20}
+    export = {"plan_battery_w": -2400.0, "forecast_net_w": 400.0, **rich}
+    assert intent(**export).mode is DispatchMode.EXPORT_DISCHARGE
+    assert intent(**export, peak_ahead=True).mode is DispatchMode.FOLLOW_HOUSE

@@ -18,8 +18,9 @@ turned into a mode the battery can hold through the quarter (docs/optimiser.md):
   the plan's direction. A trim toward no import that only discharges keeps room for later while
   still covering what the forecast did not see.
 
-Prices: the battery never discharges into an export price below the import-side value of the
-energy (what it costs to buy it back later through the battery: the lowest import price ahead
+Prices: the battery never exports energy the plan needs for a peak later (a forecast smears a
+car's charging; the real one is higher), nor into an export price below the import-side value of
+the energy (what it costs to buy it back later through the battery: the lowest import price ahead
 over the round-trip efficiency, at least 0), and it charges from the grid at full power while
 the import price is negative and there is room.
 """
@@ -71,6 +72,8 @@ class SlotOutlook:
     hold_value: float  # the highest import price ahead at which the plan discharges (0: none)
     lowest_import_ahead: float  # the lowest import price ahead (this slot's when none)
     round_trip_efficiency: float
+    # The plan discharges to hold a quarter at the peak limit before it charges again.
+    peak_ahead: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +130,9 @@ def choose_intent(outlook: SlotOutlook, limits: BatteryLimits) -> Intent:
         return Intent(DispatchMode.TRIM, plan_w, planned_grid_w)
     # Less charge (or more discharge, or less cover) than self-consumption would give.
     if plan_w < 0 and planned_grid_w < -tolerance:
-        # The plan exports battery energy.
-        if outlook.export_price < export_value(outlook):
+        # The plan exports battery energy: never what a peak later needs (the forecast may
+        # underestimate it), never below what the energy costs to buy back.
+        if outlook.peak_ahead or outlook.export_price < export_value(outlook):
             return Intent(DispatchMode.FOLLOW_HOUSE)
         if -plan_w >= limits.max_discharge_w - FULL_POWER_MARGIN_W:
             return Intent(DispatchMode.EXPORT_DISCHARGE, plan_w)

@@ -356,6 +356,7 @@ class Optimiser:
                 index,
                 plan_charge_w - plan_discharge_w,
                 float(options[CONF_ROUND_TRIP_EFFICIENCY]),
+                config.peak_limit_w,
             )
             intent = choose_intent(
                 outlook,
