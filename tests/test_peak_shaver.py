@@ -466,8 +466,8 @@ def test_trim_never_breaks_the_quarter_budget() -> None:
     # the house alone takes 2400 W of the 2500 W, so the charge stays within what is left.
     trim = Intent(DispatchMode.TRIM, 2000.0, 3500.0)
     decision = decide(replace(poll(0, 2400, battery_w=0), intent=trim), config, ShaverState())
-    assert decision.command.charge_w <= 2500 - 2400
-    assert decision.command.reason is Reason.SHAVE_PEAK
+    # The trim aims one deadband below the budget: no room is left to charge.
+    assert decision.command.charge_w == 0
 
 
 def test_hold_and_fixed_powers_keep_their_setpoint() -> None:
@@ -539,3 +539,11 @@ def test_at_most_eight_reversals_a_local_day() -> None:
         state,
     )
     assert fresh.command.charge_w == 1000
+
+
+def test_a_trim_toward_the_limit_stays_one_deadband_below_the_budget() -> None:
+    config = replace(CONFIG, peak_limit_w=2500)
+    # The plan shaves the car's charging to 2480 W; the deadband would let 2580 W stand.
+    trim = Intent(DispatchMode.TRIM, -1500.0, 2480.0)
+    decision = decide(replace(poll(0, 4100, battery_w=0), intent=trim), config, ShaverState())
+    assert decision.command.discharge_w >= 4100 - (2500 - 100)

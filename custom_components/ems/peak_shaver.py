@@ -259,7 +259,9 @@ def decide(measurements: Measurements, config: ShaverConfig, state: ShaverState)
         # Self-consumption covers every deficit it can by itself: nothing to shave beyond it.
         planned_w = None
     elif intent is not None:
-        planned_w = _intended_power_w(intent, house_w, readings.soc_percent, config)
+        planned_w = _intended_power_w(
+            intent, house_w, readings.soc_percent, config, allowed_import_w
+        )
     else:
         planned_w = _planned_power_w(readings, config)
     if planned_w is None:
@@ -290,11 +292,18 @@ def decide(measurements: Measurements, config: ShaverConfig, state: ShaverState)
 
 
 def _intended_power_w(
-    intent: Intent, house_w: float, soc_percent: float, config: ShaverConfig
+    intent: Intent,
+    house_w: float,
+    soc_percent: float,
+    config: ShaverConfig,
+    allowed_import_w: float,
 ) -> float:
     """The signed battery power of a real-time mode, TRIM corrected from the measured house."""
     if intent.mode is DispatchMode.TRIM:
-        power_w = intent.grid_target_w - house_w
+        # A trim aims one deadband below the budget, like a shave: a correction the deadband
+        # suppresses then never breaks it.
+        target_w = min(intent.grid_target_w, allowed_import_w - config.deadband_w)
+        power_w = target_w - house_w
         # A trim only ever adjusts the plan's direction: it never reverses the battery.
         power_w = max(power_w, 0.0) if intent.power_w > 0 else min(power_w, 0.0)
     elif intent.mode is DispatchMode.HOLD:
