@@ -219,6 +219,14 @@ class HomeModel:
 
     # -- physics -------------------------------------------------------------------------------
 
+    def _house_load_w(self, tick: int, hour: float) -> float:
+        """The house's consumption at `tick` (a subclass may model another house)."""
+        return house_load_w(tick, hour)
+
+    def _pv_power_w(self, tick: int, hour: float) -> float:
+        """The PV power at `tick` (a subclass may model other panels and weather)."""
+        return pv_power_w(tick, hour, self.pv_peak_w)
+
     def _setpoint_w(self, house_w: float, pv_w: float) -> float:
         if self.mode == MODE_SELF_CONSUMPTION:
             return pv_w - house_w
@@ -252,8 +260,8 @@ class HomeModel:
         if now.minute // 15 != previous_quarter:
             self.quarter_import_wh = 0.0
         hour = now.hour + now.minute / 60 + now.second / 3600
-        house = house_load_w(tick, hour)
-        pv_total = pv_power_w(tick, hour, self.pv_peak_w)
+        house = self._house_load_w(tick, hour)
+        pv_total = self._pv_power_w(tick, hour)
         battery = self._limit_w(self._setpoint_w(house, pv_total), pv_total)
         ac = pv_total - battery
         grid = house - ac

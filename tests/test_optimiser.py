@@ -21,6 +21,7 @@ from custom_components.ems.const import (
     CONF_PV_FORECAST_ENTITY,
     CONF_VAT_PERCENT,
 )
+from custom_components.ems.dispatch import DispatchMode
 from custom_components.ems.options import (
     OptionalEntitySelector,
     OptionsValidationError,
@@ -531,7 +532,7 @@ def test_price_options_are_validated() -> None:
     assert selector("sensor.prices") == "sensor.prices"
 
 
-async def test_evening_discharge_then_idle_holds_the_battery(
+async def test_evening_discharge_then_idle_follows_the_house(
     hass: HomeAssistant,
     *,
     enable_custom_integrations: None,
@@ -552,8 +553,9 @@ async def test_evening_discharge_then_idle_holds_the_battery(
     await poll(hass, mock_config_entry, sim_clock, freezer)
     assert sim.model.battery_w < -1000
 
-    # Flat prices from tomorrow on, and only until 20:00 today: nothing to gain, the plan idles
-    # and the battery is held in real-time standby.
+    # Flat prices from tomorrow on, and only until 20:00 today: nothing to gain, the plan idles.
+    # Keeping the energy is worth nothing, so the battery covers the house in its own
+    # self-consumption mode instead of buying at the evening's price (issue 13).
     short = entsoe_attributes(price=lambda moment: 0.2)
     short["prices_today"] = short["prices_today"][:20]
     del short["prices_tomorrow"]
@@ -563,8 +565,8 @@ async def test_evening_discharge_then_idle_holds_the_battery(
     assert len(hass.states.get(PLAN_SENSOR).attributes["schedule"]) == 8  # type: ignore[union-attr]
     sim.requests.clear()
     await poll(hass, mock_config_entry, sim_clock, freezer, seconds=31)
-    assert writes(sim) == [(47015, [0, 0, 0])]
-    assert in_realtime(sim)
+    assert writes(sim) == [(47005, [1])]
+    assert not in_realtime(sim)
     # Past the last price, the plan sensor has nothing to say.
     freezer.tick(timedelta(hours=3))
     await poll(hass, mock_config_entry, sim_clock, freezer)
@@ -621,3 +623,57 @@ async def test_idempotent_switching_and_unrelated_events(
     sim.p1_faults.off = True
     await poll(hass, entry, sim_clock, freezer, times=2)
     assert status(hass) == OptimiserStatus.DEVICE_UNAVAILABLE
+
+
+async def test_reaching_full_hands_over_in_one_write_and_does_not_chatter(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+) -> None:
+    sim: Simulator = running_simulator.simulator
+    await switch(hass, SWITCH, True)
+    await poll(hass, entry, sim_clock, freezer)
+    assert writes(sim)[-1][1][0] == 1  # charging in the cheap hour
+    # Almost full (the Indevolt reports 99 %): the plan (made again for the new SOC) has nothing
+    # left to charge, and the battery goes back to its own control in one write.
+    sim.model.soc_percent = 99.2
+    sim.requests.clear()
+    await poll(hass, entry, sim_clock, freezer, seconds=31)
+    assert writes(sim) == [(47005, [1])]
+    optimiser = entry.runtime_data.optimiser
+    assert optimiser.intent is not None
+    assert optimiser.intent.mode is DispatchMode.FOLLOW_HOUSE
+    assert hass.states.get(STATUS_SENSOR).attributes["dispatch_mode"] == "follow_house"  # type: ignore[union-attr]
+    # Five minutes on: no restore and re-force, no small charges at the limit.
+    sim.requests.clear()
+    await poll(hass, entry, sim_clock, freezer, times=60)
+    assert writes(sim) == []
+    assert not in_realtime(sim)
+
+
+async def test_a_discharge_reaching_the_floor_costs_one_write(
+    hass: HomeAssistant,
+    *,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+) -> None:
+    sim: Simulator = running_simulator.simulator
+    freezer.move_to(DAY + timedelta(hours=18, seconds=1))
+    hass.states.async_set(PRICE_ENTITY, "0.4", entsoe_attributes())
+    await setup_entry(hass, mock_config_entry, **{CONF_PRICE_ENTITY: PRICE_ENTITY})
+    await switch(hass, SWITCH, True)
+    await poll(hass, mock_config_entry, sim_clock, freezer)
+    assert writes(sim)[-1][1][0] == 2  # discharging into the evening price
+    # The floor is reached between two polls: the controller gives the battery back to
+    # self-consumption, and the optimiser's next decision (follow the house) adds no write.
+    sim.model.soc_percent = 10.0
+    sim.requests.clear()
+    await poll(hass, mock_config_entry, sim_clock, freezer, seconds=31)
+    await poll(hass, mock_config_entry, sim_clock, freezer, times=12)
+    assert writes(sim) == [(47005, [1])]
+    assert not in_realtime(sim)

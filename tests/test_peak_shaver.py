@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from custom_components.ems.dispatch import DispatchMode, Intent
 from custom_components.ems.peak_shaver import (
     QUARTER,
     Command,
@@ -420,3 +421,129 @@ def test_garbage_meter_averages_and_plan_setpoints_are_ignored(value: float) -> 
         state,
     )
     assert garbage == clean
+
+
+# -- dispatch modes (issue 13) ---------------------------------------------------------------
+
+
+def test_follow_house_is_self_consumption_and_sent_once() -> None:
+    state = ShaverState()
+    first = decide(replace(poll(0, 800), intent=Intent(DispatchMode.FOLLOW_HOUSE)), CONFIG, state)
+    assert first.send
+    assert first.command == Command(reason=Reason.FOLLOW_HOUSE, follow_house=True)
+    state = record_sent(first.state, first.command, T0)
+    # A kettle, a cloud: the battery handles them itself; nothing more is sent.
+    for seconds, grid_w in ((5, 2500), (10, -1200), (60, 30)):
+        again = decide(
+            replace(poll(seconds, grid_w), intent=Intent(DispatchMode.FOLLOW_HOUSE)), CONFIG, state
+        )
+        assert not again.send
+        state = again.state
+
+
+def test_trim_corrects_the_setpoint_toward_the_planned_grid_exchange() -> None:
+    # The plan charges 1000 W with 300 W of house load: a grid import of 1300 W.
+    trim = Intent(DispatchMode.TRIM, 1000.0, 1300.0)
+    first = decide(replace(poll(0, 300), intent=trim), CONFIG, ShaverState())
+    assert first.command.charge_w == 1000
+    state = record_sent(first.state, first.command, T0)
+    # A cloud or a kettle: the house now takes 900 W more; after the hold time the charge drops
+    # so that the grid stays at the plan's 1300 W.
+    held = decide(replace(poll(10, 2200, battery_w=1000), intent=trim), CONFIG, state)
+    assert not held.send
+    later = decide(replace(poll(40, 2200, battery_w=1000), intent=trim), CONFIG, held.state)
+    assert later.send
+    assert later.command.charge_w == 100
+    # It never reverses the battery: with the house above the target it stops charging.
+    state = record_sent(later.state, later.command, T0 + timedelta(seconds=40))
+    stop = decide(replace(poll(80, 2100, battery_w=100), intent=trim), CONFIG, state)
+    assert stop.command.power_w == 0
+
+
+def test_trim_never_breaks_the_quarter_budget() -> None:
+    config = replace(CONFIG, peak_limit_w=2500)
+    # The plan's grid target lies above the budget (its forecast was wrong about the house):
+    # the house alone takes 2400 W of the 2500 W, so the charge stays within what is left.
+    trim = Intent(DispatchMode.TRIM, 2000.0, 3500.0)
+    decision = decide(replace(poll(0, 2400, battery_w=0), intent=trim), config, ShaverState())
+    # The trim aims one deadband below the budget: no room is left to charge.
+    assert decision.command.charge_w == 0
+
+
+def test_hold_and_fixed_powers_keep_their_setpoint() -> None:
+    hold = decide(replace(poll(0, 500), intent=Intent(DispatchMode.HOLD)), CONFIG, ShaverState())
+    assert hold.command == Command(reason=Reason.IDLE)
+    charge = decide(
+        replace(poll(0, 500), intent=Intent(DispatchMode.GRID_CHARGE, 2400.0)),
+        CONFIG,
+        ShaverState(),
+    )
+    assert charge.command.charge_w == 2400
+    export = decide(
+        replace(poll(0, 500), intent=Intent(DispatchMode.EXPORT_DISCHARGE, -2400.0)),
+        CONFIG,
+        ShaverState(),
+    )
+    assert export.command.discharge_w == 2400
+
+
+def test_a_discharge_only_trim_covers_what_the_forecast_did_not_see() -> None:
+    keep_room = Intent(DispatchMode.TRIM, 0.0, 0.0)
+    # Exporting PV: the battery stands by.
+    sunny = decide(replace(poll(0, -1200), intent=keep_room), CONFIG, ShaverState())
+    assert sunny.command.power_w == 0
+    state = record_sent(sunny.state, sunny.command, T0)
+    # A cloud and a kettle: 900 W of import is covered from the battery, never charged.
+    cloudy = decide(replace(poll(40, 900), intent=keep_room), CONFIG, state)
+    assert cloudy.command.discharge_w == 900
+
+
+def test_switching_modes_waits_for_the_hold_time() -> None:
+    first = decide(replace(poll(0, 500), intent=Intent(DispatchMode.HOLD)), CONFIG, ShaverState())
+    state = record_sent(first.state, first.command, T0)
+    follow = Intent(DispatchMode.FOLLOW_HOUSE)
+    early = decide(replace(poll(10, 500), intent=follow), CONFIG, state)
+    assert not early.send
+    late = decide(replace(poll(31, 500), intent=follow), CONFIG, early.state)
+    assert late.send
+    assert late.command.follow_house
+
+
+def test_at_most_eight_reversals_a_local_day() -> None:
+    day = T0.date()
+    state = ShaverState()
+    sent: list[Command] = []
+    for index in range(12):
+        power = 1000.0 if index % 2 == 0 else -1000.0
+        mode = DispatchMode.GRID_CHARGE if power > 0 else DispatchMode.EXPORT_DISCHARGE
+        seconds = index * 60
+        decision = decide(
+            replace(poll(seconds, 500), intent=Intent(mode, power), local_date=day), CONFIG, state
+        )
+        state = decision.state
+        if decision.send:
+            state = record_sent(state, decision.command, T0 + timedelta(seconds=seconds), day)
+            sent.append(decision.command)
+    directions = [c.power_w > 0 for c in sent if c.power_w]
+    assert sum(a != b for a, b in pairwise(directions)) == 8
+    assert sent[-1].follow_house
+    # A new local day starts counting afresh.
+    tomorrow = day + timedelta(days=1)
+    fresh = decide(
+        replace(
+            poll(900, 500),
+            intent=Intent(DispatchMode.GRID_CHARGE, 1000.0),
+            local_date=tomorrow,
+        ),
+        CONFIG,
+        state,
+    )
+    assert fresh.command.charge_w == 1000
+
+
+def test_a_trim_toward_the_limit_stays_one_deadband_below_the_budget() -> None:
+    config = replace(CONFIG, peak_limit_w=2500)
+    # The plan shaves the car's charging to 2480 W; the deadband would let 2580 W stand.
+    trim = Intent(DispatchMode.TRIM, -1500.0, 2480.0)
+    decision = decide(replace(poll(0, 4100, battery_w=0), intent=trim), config, ShaverState())
+    assert decision.command.discharge_w >= 4100 - (2500 - 100)

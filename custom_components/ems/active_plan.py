@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 import json
 from typing import Any, Final
 
+from .dispatch import SlotOutlook
 from .forecast import Forecast
-from .planner import Plan
+from .planner import Plan, PlannedSlot
 from .prices import SLOT, PriceHorizon, quarter_start
 
 # The schedule leaves room for the other attributes within Home Assistant's 16 KB per state.
 SCHEDULE_MAX_BYTES: Final = 14_000
+# A planned discharge that keeps the grid within this much of the peak limit is shaving a peak.
+PEAK_MARGIN_W: Final = 50.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +71,45 @@ def planned_action(charge_w: float, discharge_w: float) -> str:
     if discharge_w > 0:
         return "discharge"
     return "idle"
+
+
+def slot_outlook(
+    active: ActivePlan,
+    index: int,
+    plan_battery_w: float,
+    round_trip_efficiency: float,
+    peak_limit_w: float,
+) -> SlotOutlook:
+    """The plan and the market of slot `index`, with the prices ahead that dispatch weighs."""
+    horizon = active.horizon
+    slots = active.plan.slots
+    ahead = range(index + 1, len(slots))
+    return SlotOutlook(
+        plan_battery_w=plan_battery_w,
+        forecast_net_w=active.load.values_w[index] - active.pv.values_w[index],
+        import_price=horizon.import_eur_per_kwh[index],
+        export_price=horizon.export_eur_per_kwh[index],
+        hold_value=max(
+            (horizon.import_eur_per_kwh[j] for j in ahead if slots[j].discharge_w > 0),
+            default=0.0,
+        ),
+        lowest_import_ahead=min(
+            (horizon.import_eur_per_kwh[j] for j in ahead),
+            default=horizon.import_eur_per_kwh[index],
+        ),
+        round_trip_efficiency=round_trip_efficiency,
+        peak_ahead=shaves_peak_ahead(slots, index, peak_limit_w),
+    )
+
+
+def shaves_peak_ahead(slots: Sequence[PlannedSlot], index: int, peak_limit_w: float) -> bool:
+    """Whether the plan discharges to hold a quarter at the peak limit before it charges again.
+
+    The battery's energy is then worth the capacity tariff, whatever the prices say.
+    """
+    for slot in slots[index + 1 :]:
+        if slot.charge_w > 0:
+            return False
+        if slot.discharge_w > 0 and slot.grid_w >= peak_limit_w - PEAK_MARGIN_W:
+            return True
+    return False

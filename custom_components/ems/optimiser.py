@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 import math
 from typing import Any, Final
@@ -27,21 +27,24 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_track_utc_time_change
 from homeassistant.util import dt as dt_util
 
-from .active_plan import ActivePlan
+from .active_plan import ActivePlan, slot_outlook
 from .const import (
+    CONF_CAPACITY_KWH,
     CONF_INVERT_BATTERY_POWER,
     CONF_MAX_CHARGE_W,
     CONF_MAX_DISCHARGE_W,
     CONF_MAX_GRID_PEAK_W,
     CONF_MAX_SOC,
     CONF_MIN_SOC,
+    CONF_ROUND_TRIP_EFFICIENCY,
     LOGGER,
     POLL_INTERVAL_MIN_S,
 )
-from .control_store import CommandSource
+from .control_store import CommandSource, ForcedKind
 from .controller import BatteryController, ManualOverride
 from .coordinator import EmsCoordinator
 from .devices.indevolt import BatterySnapshot, WorkingMode
+from .dispatch import BatteryLimits, Intent, choose_intent
 from .optimiser_guards import AppChangeWatch, SendBackoff
 from .options import entry_options
 from .peak_shaver import (
@@ -58,6 +61,7 @@ from .peak_shaver import (
 from .plan_inputs import OptimiserStatus, PlanInputs, PriceState, price_entity_ids
 from .planner import PlannerInputError, PlannerParams, plan_schedule
 from .prices import SLOT, PriceSlot, align_prices, quarter_start
+from .savings import SavingsAgainstDevice, VirtualBattery, energy_cost_eur
 from .soc_floor import soc_floor_percent
 
 PLAN_HORIZON_SLOTS: Final = 192  # 48 hours: today and tomorrow at most
@@ -91,7 +95,12 @@ class Optimiser:
         self.active_plan: ActivePlan | None = None
         self.prices = PriceState(OptimiserStatus.NO_PRICES, "not read yet")
         self.savings_eur = 0.0
+        # Against the battery's own self-consumption mode (savings.py): today's and in total.
+        self.savings_vs_self_consumption = SavingsAgainstDevice()
+        self._virtual: VirtualBattery | None = None
         self.last_decision: Decision | None = None
+        # The dispatch mode of the last poll (None without a plan: the shaver alone).
+        self.intent: Intent | None = None
         # Why the optimiser is off, when it switched itself off (a manual override).
         self.off_reason = ""
         # Why the last poll gave nothing to act on ("" when it did).
@@ -321,17 +330,12 @@ class Optimiser:
             battery_w = 0.0 if sent is None else float(sent.power_w)
         elif options[CONF_INVERT_BATTERY_POWER]:
             battery_w = -battery_w
-        self._add_savings(now, grid_w, battery_w)
+        self._add_savings(now, grid_w, battery_w, soc, options)
 
         plan_charge_w = plan_discharge_w = 0.0
+        intent: Intent | None = None
         active = self.active_plan
         index = None if active is None else active.slot_index(now)
-        if active is not None and index is not None:
-            plan_charge_w, plan_discharge_w = active.plan.policy_action(index, soc)
-            planned_soc = active.planned_soc_percent(index, now)
-            if abs(soc - planned_soc) > SOC_DRIFT_PERCENT:
-                LOGGER.debug("SOC %.1f %% drifted from the plan's %.1f %%", soc, planned_soc)
-                self._schedule_replan()
         config = ShaverConfig(
             peak_limit_w=float(options[CONF_MAX_GRID_PEAK_W]),
             max_charge_w=int(options[CONF_MAX_CHARGE_W]),
@@ -341,6 +345,31 @@ class Optimiser:
             ),
             max_soc_percent=float(options[CONF_MAX_SOC]),
         )
+        if active is not None and index is not None:
+            plan_charge_w, plan_discharge_w = active.plan.policy_action(index, soc)
+            planned_soc = active.planned_soc_percent(index, now)
+            if abs(soc - planned_soc) > SOC_DRIFT_PERCENT:
+                LOGGER.debug("SOC %.1f %% drifted from the plan's %.1f %%", soc, planned_soc)
+                self._schedule_replan()
+            outlook = slot_outlook(
+                active,
+                index,
+                plan_charge_w - plan_discharge_w,
+                float(options[CONF_ROUND_TRIP_EFFICIENCY]),
+                config.peak_limit_w,
+            )
+            intent = choose_intent(
+                outlook,
+                BatteryLimits(
+                    soc_percent=soc,
+                    min_soc_percent=config.min_soc_percent,
+                    max_soc_percent=config.max_soc_percent,
+                    max_charge_w=config.max_charge_w,
+                    max_discharge_w=config.max_discharge_w,
+                ),
+            )
+        self.intent = intent
+        local_date = dt_util.as_local(now).date()
         decision = decide(
             Measurements(
                 now=now,
@@ -351,6 +380,8 @@ class Optimiser:
                 plan_discharge_w=plan_discharge_w,
                 active_power_average_w=p1.active_power_average_w,
                 monthly_power_peak_w=p1.monthly_power_peak_w,
+                intent=intent,
+                local_date=local_date,
             ),
             config,
             self._shaver_state,
@@ -358,7 +389,7 @@ class Optimiser:
         self._shaver_state = decision.state
         self.last_decision = decision
         if decision.send:
-            self._send(decision.command, now)
+            self._send(decision.command, now, local_date, soc)
         self._notify()
 
     @callback
@@ -401,20 +432,41 @@ class Optimiser:
         except HomeAssistantError as err:
             LOGGER.warning("Could not restore self-consumption mode: %s", err)
 
-    def _send(self, command: Command, now: datetime) -> None:
+    def _send(self, command: Command, now: datetime, local_date: date, soc: float) -> None:
         if self.dry_run:
             LOGGER.info("Optimiser dry run: would send %s", _describe(command))
-            self._shaver_state = record_sent(self._shaver_state, command, now)
+            self._shaver_state = record_sent(self._shaver_state, command, now, local_date)
+            return
+        if command.follow_house and self._follows_house_anyway(soc):
+            # Already there, or the controller gives the battery back itself (a command reached
+            # its target in this poll): the next decision costs no write.
+            self._shaver_state = record_sent(self._shaver_state, command, now, local_date)
             return
         if self._send_task is not None and not self._send_task.done():
             return  # the previous command is still on its way; decide again next poll
         if not self._backoff.may_send(now):
             return  # the battery refused the last command: decide again after the back-off
         self._send_task = self._entry.async_create_task(
-            self._hass, self._async_send(command, now), "ems optimiser command"
+            self._hass, self._async_send(command, now, local_date), "ems optimiser command"
         )
 
-    async def _async_send(self, command: Command, now: datetime) -> None:
+    def _follows_house_anyway(self, soc: float) -> bool:
+        """Whether the battery runs self-consumption, or the controller restores it right now."""
+        controller = self._controller
+        forced = controller.forced_command
+        if forced is None:
+            return (
+                not controller.restore_pending
+                and self._coordinator.known_working_mode is WorkingMode.SELF_CONSUMED
+            )
+        target = forced.target_soc_percent
+        # The controller ends a charge or discharge at its target after the same poll.
+        return target is not None and (
+            (forced.kind is ForcedKind.CHARGE and soc >= target)
+            or (forced.kind is ForcedKind.DISCHARGE and soc <= target)
+        )
+
+    async def _async_send(self, command: Command, now: datetime, local_date: date) -> None:
         controller = self._controller
         source = CommandSource.OPTIMISER
         try:
@@ -423,7 +475,7 @@ class Optimiser:
                 await controller.async_charge(command.charge_w, target, source=source)
             elif command.discharge_w > 0:
                 await controller.async_discharge(command.discharge_w, source=source)
-            elif self.active_plan is None:
+            elif command.follow_house or self.active_plan is None:
                 # Shaving only: between peaks the battery does its own self-consumption.
                 await controller.async_restore_auto_mode(source=source)
             else:
@@ -446,12 +498,25 @@ class Optimiser:
         if not self.enabled or self.dry_run:
             return  # switched off meanwhile: the restore already went out or will
         self._sent_any = True
-        self._shaver_state = record_sent(self._shaver_state, command, now)
+        self._shaver_state = record_sent(self._shaver_state, command, now, local_date)
         LOGGER.debug("Optimiser sent %s", _describe(command))
 
-    def _add_savings(self, now: datetime, grid_w: float, battery_w: float) -> None:
-        """Add this interval's saving: cost without the battery minus cost with it."""
+    def _add_savings(
+        self,
+        now: datetime,
+        grid_w: float,
+        battery_w: float,
+        soc: float,
+        options: Mapping[str, Any],
+    ) -> None:
+        """Add this interval's savings: against no battery, and against self-consumption."""
         previous, self._savings_at = self._savings_at, now
+        today = dt_util.as_local(now).date()
+        against_device = self.savings_vs_self_consumption
+        if self._virtual is None or against_device.day != today:
+            # Each day (and each start) compares from the measured SOC.
+            self._virtual = _virtual_battery(options, soc)
+            against_device.start_day(today, dt_util.start_of_local_day(now))
         if self.dry_run or previous is None or not timedelta(0) < now - previous <= MAX_SAVINGS_GAP:
             return
         quarter = quarter_start(previous)
@@ -462,10 +527,11 @@ class Optimiser:
         hours = (now - previous).total_seconds() / 3600
 
         def cost_eur(power_w: float) -> float:
-            price = import_price if power_w > 0 else export_price
-            return power_w * price * hours / 1000
+            return energy_cost_eur(power_w, hours, import_price, export_price)
 
         self.savings_eur += cost_eur(grid_w - battery_w) - cost_eur(grid_w)
+        virtual_grid_w = self._virtual.run(grid_w - battery_w, hours)
+        against_device.add(cost_eur(virtual_grid_w) - cost_eur(grid_w))
 
     # -- overrides and stopping ------------------------------------------------------------
 
@@ -513,6 +579,7 @@ class Optimiser:
         self._backoff = SendBackoff()
         self.last_decision = None
         self._savings_at = None
+        self._virtual = None
         if not self.enabled:
             self._sent_any = False
 
@@ -538,6 +605,18 @@ def _planner_floor_percent(options: Mapping[str, Any], battery: BatterySnapshot)
     return min(floor, float(options[CONF_MAX_SOC]) - 1)
 
 
+def _virtual_battery(options: Mapping[str, Any], soc: float) -> VirtualBattery:
+    return VirtualBattery(
+        capacity_kwh=float(options[CONF_CAPACITY_KWH]),
+        soc_percent=soc,
+        min_soc_percent=float(options[CONF_MIN_SOC]),
+        max_soc_percent=float(options[CONF_MAX_SOC]),
+        max_charge_w=float(options[CONF_MAX_CHARGE_W]),
+        max_discharge_w=float(options[CONF_MAX_DISCHARGE_W]),
+        round_trip_efficiency=float(options[CONF_ROUND_TRIP_EFFICIENCY]),
+    )
+
+
 def _price_at(slots: tuple[PriceSlot, ...], quarter: datetime) -> float | None:
     for slot in slots:
         if slot.start == quarter:
@@ -546,6 +625,8 @@ def _price_at(slots: tuple[PriceSlot, ...], quarter: datetime) -> float | None:
 
 
 def _describe(command: Command) -> str:
+    if command.follow_house:
+        return f"self-consumption ({command.reason})"
     if command.charge_w:
         return f"charge {command.charge_w} W ({command.reason})"
     if command.discharge_w:

@@ -1,4 +1,4 @@
-"""The optimiser's sensors: the plan, the status and the estimated savings."""
+"""The optimiser's sensors: the plan, the status and the savings."""
 
 from __future__ import annotations
 
@@ -57,7 +57,13 @@ class OptimiserEntity(Entity):
 
 def optimiser_sensors(entry: EmsConfigEntry) -> list[SensorEntity]:
     """The optimiser's sensors, for sensor.py's set-up."""
-    return [PlanSensor(entry), OptimiserStatusSensor(entry), EstimatedSavingsSensor(entry)]
+    return [
+        PlanSensor(entry),
+        OptimiserStatusSensor(entry),
+        EstimatedSavingsSensor(entry),
+        SavingsTodaySensor(entry),
+        SavingsTotalSensor(entry),
+    ]
 
 
 class PlanSensor(OptimiserEntity, SensorEntity):
@@ -157,8 +163,12 @@ class OptimiserStatusSensor(OptimiserEntity, SensorEntity):
     @property
     @override
     def extra_state_attributes(self) -> dict[str, Any]:
-        """Why: a manual override, the price entity's problem, and so on."""
-        return {"detail": self.optimiser.status_detail}
+        """Why (a manual override, the price entity's problem, ...) and the dispatch mode."""
+        intent = self.optimiser.intent
+        return {
+            "detail": self.optimiser.status_detail,
+            "dispatch_mode": None if intent is None else str(intent.mode),
+        }
 
 
 class EstimatedSavingsSensor(OptimiserEntity, RestoreSensor):
@@ -187,6 +197,77 @@ class EstimatedSavingsSensor(OptimiserEntity, RestoreSensor):
     def native_value(self) -> float:
         """The total in the system currency, to the cent."""
         return round(self.optimiser.savings_eur, 2)
+
+
+class SavingsTodaySensor(OptimiserEntity, RestoreSensor):
+    """Today's savings against the battery's own self-consumption mode (resets at midnight)."""
+
+    _attr_translation_key = "savings_vs_self_consumption_today"
+    _attr_device_class = SensorDeviceClass.MONETARY
+    _attr_state_class = SensorStateClass.TOTAL
+    _attr_suggested_display_precision = 2
+
+    def __init__(self, entry: EmsConfigEntry) -> None:
+        """Describe the sensor."""
+        super().__init__(entry, "savings_vs_self_consumption_today")
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Continue today's count after a restart on the same day."""
+        await super().async_added_to_hass()
+        self._attr_native_unit_of_measurement = self.hass.config.currency
+        last = await self.async_get_last_sensor_data()
+        state = await self.async_get_last_state()
+        midnight = dt_util.start_of_local_day()
+        if (
+            last is not None
+            and state is not None
+            and isinstance(last.native_value, int | float | Decimal)
+            and dt_util.parse_datetime(str(state.attributes.get("last_reset"))) == midnight
+        ):
+            savings = self.optimiser.savings_vs_self_consumption
+            savings.start_day(midnight.date(), midnight)
+            savings.today_eur = float(last.native_value)
+
+    @property
+    @override
+    def last_reset(self) -> datetime | None:
+        """The local midnight today's count started at."""
+        return self.optimiser.savings_vs_self_consumption.day_started
+
+    @property
+    @override
+    def native_value(self) -> float:
+        """Today's savings in the system currency, to the cent."""
+        return round(self.optimiser.savings_vs_self_consumption.today_eur, 2)
+
+
+class SavingsTotalSensor(OptimiserEntity, RestoreSensor):
+    """All savings against the battery's own self-consumption mode (restored after restarts)."""
+
+    _attr_translation_key = "savings_vs_self_consumption_total"
+    _attr_device_class = SensorDeviceClass.MONETARY
+    _attr_state_class = SensorStateClass.TOTAL
+    _attr_suggested_display_precision = 2
+
+    def __init__(self, entry: EmsConfigEntry) -> None:
+        """Describe the sensor."""
+        super().__init__(entry, "savings_vs_self_consumption_total")
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Continue from the total before the restart."""
+        await super().async_added_to_hass()
+        self._attr_native_unit_of_measurement = self.hass.config.currency
+        last = await self.async_get_last_sensor_data()
+        if last is not None and isinstance(last.native_value, int | float | Decimal):
+            self.optimiser.savings_vs_self_consumption.total_eur = float(last.native_value)
+
+    @property
+    @override
+    def native_value(self) -> float:
+        """The total in the system currency, to the cent."""
+        return round(self.optimiser.savings_vs_self_consumption.total_eur, 2)
 
 
 def _rounded(value: float | None) -> int | None:

@@ -28,11 +28,12 @@ Rules the caller relies on:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 import math
 from typing import Final
 
+from .dispatch import DispatchMode, Intent
 from .prices import quarter_start
 
 QUARTER: Final = timedelta(minutes=15)
@@ -46,6 +47,8 @@ MIN_REMAINING_S: Final = 1.0
 # from chasing every kettle while letting the plan change well inside a quarter.
 DEFAULT_DEADBAND_W: Final = 100.0
 DEFAULT_MIN_HOLD_S: Final = 30.0
+# The plan's promise to a user: at most this many charge <-> discharge reversals a local day.
+MAX_DIRECTION_CHANGES_PER_DAY: Final = 8
 # Far above any household connection (3 x 63 A at 230 V is 43 kW): beyond it a power is garbage.
 MAX_PLAUSIBLE_POWER_W: Final = 100_000.0
 
@@ -54,6 +57,7 @@ class Reason(StrEnum):
     """Why the battery gets the command it gets."""
 
     FOLLOW_PLAN = "follow_plan"
+    FOLLOW_HOUSE = "follow_house"
     SHAVE_PEAK = "shave_peak"
     HOLD = "hold"
     IDLE = "idle"
@@ -61,11 +65,13 @@ class Reason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """A real-time battery command; at most one of the powers is non-zero."""
+    """A battery command: real-time (at most one power non-zero) or self-consumption mode."""
 
     charge_w: int = 0
     discharge_w: int = 0
     reason: Reason = Reason.IDLE
+    # The battery's own self-consumption mode (47005 = 1) instead of a real-time command.
+    follow_house: bool = False
 
     @property
     def power_w(self) -> int:
@@ -103,6 +109,10 @@ class Measurements:
     active_power_average_w: float | None = None
     # P1 montly_power_peak_w (the firmware's spelling): the highest quarter of the month so far.
     monthly_power_peak_w: float | None = None
+    # The dispatch mode chosen from the plan (dispatch.py); None: the plan's power as a setpoint.
+    intent: Intent | None = None
+    # The local calendar day, for counting direction changes as a user sees them.
+    local_date: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +125,10 @@ class ShaverState:
     import_w: float = 0.0
     sent: Command | None = None
     sent_at: datetime | None = None
+    # Charge <-> discharge reversals sent on `changes_date` (a local day), and the last direction.
+    changes_date: date | None = None
+    direction_changes: int = 0
+    last_direction: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,21 +251,34 @@ def decide(measurements: Measurements, config: ShaverConfig, state: ShaverState)
     imported_wh = _imported_wh(readings, state, now)
     allowed_import_w = _allowed_import_w(limit_w, imported_wh, now)
 
-    planned_w = _planned_power_w(readings, config)
     # The house's own grid power, without the battery's.
     house_w = readings.grid_w - readings.battery_w
     ceiling_w = allowed_import_w - house_w
-    if planned_w > ceiling_w:
+    intent = measurements.intent
+    if intent is not None and intent.mode is DispatchMode.FOLLOW_HOUSE:
+        # Self-consumption covers every deficit it can by itself: nothing to shave beyond it.
+        planned_w = None
+    elif intent is not None:
+        planned_w = _intended_power_w(
+            intent, house_w, readings.soc_percent, config, allowed_import_w
+        )
+    else:
+        planned_w = _planned_power_w(readings, config)
+    if planned_w is None:
+        wish = Command(reason=Reason.FOLLOW_HOUSE, follow_house=True)
+        plan_command = wish
+    elif planned_w > ceiling_w:
         power_w = max(ceiling_w - config.deadband_w, -float(config.max_discharge_w))
         if readings.soc_percent <= config.min_soc_percent:
             power_w = max(power_w, 0.0)
         # Shaving only ever lowers the battery power below the plan.
         wish = _command(min(power_w, planned_w), Reason.SHAVE_PEAK, shaving=True)
+        plan_command = _command(planned_w, Reason.FOLLOW_PLAN, shaving=False)
     else:
-        wish = _command(planned_w, Reason.FOLLOW_PLAN, shaving=False)
-    plan_command = _command(planned_w, Reason.FOLLOW_PLAN, shaving=False)
+        wish = plan_command = _command(planned_w, Reason.FOLLOW_PLAN, shaving=False)
     if wish.power_w == plan_command.power_w:
         wish = plan_command
+    wish = _within_daily_reversals(wish, state, measurements.local_date)
 
     command, send = _send_or_hold(wish, readings.soc_percent, config, state, now)
     new_state = replace(
@@ -262,6 +289,47 @@ def decide(measurements: Measurements, config: ShaverConfig, state: ShaverState)
         import_w=max(readings.grid_w, 0.0),
     )
     return Decision(command, send, new_state, limit_w, allowed_import_w)
+
+
+def _intended_power_w(
+    intent: Intent,
+    house_w: float,
+    soc_percent: float,
+    config: ShaverConfig,
+    allowed_import_w: float,
+) -> float:
+    """The signed battery power of a real-time mode, TRIM corrected from the measured house."""
+    if intent.mode is DispatchMode.TRIM:
+        # A trim aims one deadband below the budget, like a shave: a correction the deadband
+        # suppresses then never breaks it.
+        target_w = min(intent.grid_target_w, allowed_import_w - config.deadband_w)
+        power_w = target_w - house_w
+        # A trim only ever adjusts the plan's direction: it never reverses the battery.
+        power_w = max(power_w, 0.0) if intent.power_w > 0 else min(power_w, 0.0)
+    elif intent.mode is DispatchMode.HOLD:
+        power_w = 0.0
+    else:
+        power_w = intent.power_w
+    power_w = min(max(power_w, -float(config.max_discharge_w)), float(config.max_charge_w))
+    if power_w > 0 and soc_percent >= config.max_soc_percent:
+        return 0.0
+    if power_w < 0 and soc_percent <= config.min_soc_percent:
+        return 0.0
+    return power_w
+
+
+def _within_daily_reversals(wish: Command, state: ShaverState, local_date: date | None) -> Command:
+    """Past the day's reversals, a command that would reverse the battery follows the house."""
+    direction = _direction(wish.power_w)
+    if (
+        local_date is None
+        or state.changes_date != local_date
+        or state.direction_changes < MAX_DIRECTION_CHANGES_PER_DAY
+        or direction == 0
+        or state.last_direction in (0, direction)
+    ):
+        return wish
+    return Command(reason=Reason.FOLLOW_HOUSE, follow_house=True)
 
 
 def _allowed_import_w(limit_w: float, imported_wh: float, now: datetime) -> float:
@@ -282,8 +350,11 @@ def _send_or_hold(
     sent = state.sent
     if sent is None:
         return wish, True
-    # Starting, stopping or reversing the battery always counts, however small the power.
-    changes_direction = _direction(wish.power_w) != _direction(sent.power_w)
+    # Starting, stopping or reversing the battery, or switching modes, always counts.
+    changes_direction = (
+        _direction(wish.power_w) != _direction(sent.power_w)
+        or wish.follow_house != sent.follow_house
+    )
     if abs(wish.power_w - sent.power_w) <= config.deadband_w and not changes_direction:
         return sent, False
     safety = (wish.reason is Reason.SHAVE_PEAK and wish.power_w < sent.power_w) or (
@@ -301,6 +372,22 @@ def _direction(power_w: int) -> int:
     return (power_w > 0) - (power_w < 0)
 
 
-def record_sent(state: ShaverState, command: Command, now: datetime) -> ShaverState:
-    """The state after `command` was written to the battery at `now`."""
-    return replace(state, sent=command, sent_at=now.astimezone(UTC))
+def record_sent(
+    state: ShaverState, command: Command, now: datetime, local_date: date | None = None
+) -> ShaverState:
+    """The state after `command` was written to the battery at `now` (on `local_date`)."""
+    changes = state.direction_changes if state.changes_date == local_date else 0
+    direction = _direction(command.power_w)
+    last = state.last_direction
+    if direction:
+        if last and direction != last:
+            changes += 1
+        last = direction
+    return replace(
+        state,
+        sent=command,
+        sent_at=now.astimezone(UTC),
+        changes_date=local_date,
+        direction_changes=changes,
+        last_direction=last,
+    )

@@ -1,0 +1,247 @@
+"""Bills of the closed-loop benchmark: a meter on the simulated house, and the LP optimum.
+
+Every policy is billed the same way: per local quarter, the imported energy at the effective
+import price minus the exported energy at the export price, less the value of the energy the
+battery holds at the end above what it held at the start (`EndValue`, the same rule for all
+three bills). Tomorrow repeats today, so stored energy is worth what it displaces tomorrow: up
+to the house's deficit before the first PV surplus, its import price; beyond that the PV would
+have filled the battery anyway, and the energy is worth the export price of the surplus hours
+(both times the discharge efficiency). A flat value per kWh would reward ending full on a
+sunny day, which no household gains from.
+
+The perfect-foresight optimum is a linear programme over the day at one-minute resolution with
+the simulator's physics: the minute's mean load and PV, the battery's charge and discharge
+efficiencies, its power limit, the inverter's AC limit, the SOC window, the cells' constant BMS
+drain, no PV curtailment, and each quarter's mean import at most the peak limit (a soft limit,
+so a day where no schedule can stay under it still solves; its highest quarter is reported).
+Within a minute it nets load and PV perfectly, which the real battery (5-s CT) cannot: the
+optimum is, if anything, slightly too good.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+
+import numpy as np
+from scipy.optimize import linprog
+from scipy.sparse import lil_matrix
+
+from ems_simulator.house import BMS_DRAIN_W, DaySeries
+from ems_simulator.model import MAX_POWER_W, HomeModel
+
+PEAK_PENALTY_EUR_PER_WH = 1.0
+
+
+@dataclass
+class Bill:
+    """What a policy paid over the day."""
+
+    energy_eur: float = 0.0
+    end_value_eur: float = 0.0
+    max_quarter_import_w: float = 0.0
+
+    @property
+    def total_eur(self) -> float:
+        """The bill, stored energy at the end valued fairly (credited)."""
+        return self.energy_eur - self.end_value_eur
+
+
+class Meter:
+    """Reads the simulated house's counters at each quarter boundary and bills the quarter."""
+
+    def __init__(self, model: HomeModel, import_prices: list[float], export_prices: list[float]):
+        self.model = model
+        self.import_prices = import_prices
+        self.export_prices = export_prices
+        self.bill = Bill()
+        self.quarter = 0
+        self.start_energy_wh = model.energy_wh
+        self._import_wh = sum(model.import_wh)
+        self._export_wh = sum(model.export_wh)
+
+    def close_quarter(self) -> None:
+        """Bill the quarter that just ended (call with the model at the boundary)."""
+        imported = sum(self.model.import_wh) - self._import_wh
+        exported = sum(self.model.export_wh) - self._export_wh
+        self._import_wh += imported
+        self._export_wh += exported
+        q = self.quarter
+        self.bill.energy_eur += (
+            imported * self.import_prices[q] - exported * self.export_prices[q]
+        ) / 1000
+        self.bill.max_quarter_import_w = max(self.bill.max_quarter_import_w, imported * 4)
+        self.quarter += 1
+
+    def close_day(self, end: EndValue) -> Bill:
+        """Value the energy stored, against the start; the bill of the day."""
+        self.bill.end_value_eur = end.value_eur(self.model.energy_wh) - end.value_eur(
+            self.start_energy_wh
+        )
+        return self.bill
+
+
+@dataclass(frozen=True)
+class EndValue:
+    """What the energy in the battery at the end of the day is worth (concave in the energy)."""
+
+    floor_wh: float
+    need_wh: float  # stored energy the house uses tomorrow before the first PV surplus
+    need_eur_per_wh: float
+    rest_eur_per_wh: float
+
+    def value_eur(self, energy_wh: float) -> float:
+        """The value of holding `energy_wh` (only what is above the floor can be used)."""
+        usable = max(0.0, energy_wh - self.floor_wh)
+        needed = min(usable, self.need_wh)
+        return needed * self.need_eur_per_wh + (usable - needed) * self.rest_eur_per_wh
+
+
+def end_value(
+    series: DaySeries,
+    import_prices: list[float],
+    export_prices: list[float],
+    *,
+    floor_wh: float,
+    discharge_efficiency: float,
+) -> EndValue:
+    """The end value for a day that repeats: tomorrow's deficit before its first PV surplus."""
+    need_wh = need_eur = 0.0
+    surplus_quarters: list[int] = []
+    for q, price in enumerate(import_prices):
+        chunk = slice(q * 900, (q + 1) * 900)
+        net_w = (
+            sum(series.load_w[chunk]) - sum(series.pv_w[chunk]) - sum(series.ac_pv_w[chunk])
+        ) / 900
+        if net_w < 0:
+            surplus_quarters.append(q)
+        elif not surplus_quarters:
+            need_wh += net_w / 4
+            need_eur += net_w / 4 * price / 1000
+    rest = surplus_quarters or list(range(len(export_prices)))
+    rest_price = sum(export_prices[q] for q in rest) / len(rest)
+    need_price = need_eur / need_wh * 1000 if need_wh else rest_price
+    return EndValue(
+        floor_wh=floor_wh,
+        need_wh=need_wh / discharge_efficiency,
+        need_eur_per_wh=need_price * discharge_efficiency / 1000,
+        rest_eur_per_wh=max(0.0, rest_price) * discharge_efficiency / 1000,
+    )
+
+
+def optimum_bill(
+    series: DaySeries,
+    import_prices: list[float],
+    export_prices: list[float],
+    *,
+    capacity_kwh: float,
+    initial_soc_percent: float,
+    floor_soc_percent: float,
+    charge_efficiency: float,
+    discharge_efficiency: float,
+    peak_limit_w: float,
+) -> Bill:
+    """The perfect-foresight bill of the day (LP, one-minute steps)."""
+    quarters = len(import_prices)
+    steps = quarters * 15
+    load = _minute_means(series.load_w, steps) - _minute_means(series.ac_pv_w, steps)
+    pv = _minute_means(series.pv_w, steps)
+    p_import = np.repeat(np.array(import_prices), 15)
+    p_export = np.repeat(np.array(export_prices), 15)
+    capacity_wh = capacity_kwh * 1000
+    start_wh = capacity_wh * initial_soc_percent / 100
+    end = end_value(
+        series,
+        import_prices,
+        export_prices,
+        floor_wh=capacity_wh * floor_soc_percent / 100,
+        discharge_efficiency=discharge_efficiency,
+    )
+    # Variables: charge[t], discharge[t], import[t], energy[t] (end of minute t), slack[q],
+    # and the end energy above the floor split into the needed part and the rest.
+    charge, discharge, grid_in, energy = (np.arange(steps) + k * steps for k in range(4))
+    slack = 4 * steps + np.arange(quarters)
+    needed, rest = 4 * steps + quarters, 4 * steps + quarters + 1
+    count = 4 * steps + quarters + 2
+    minute_h = 1 / 60
+    cost = np.zeros(count)
+    # Energy cost: (p_i - p_e) * import + p_e * (load - pv + charge - discharge), per Wh.
+    cost[grid_in] = (p_import - p_export) * minute_h / 1000
+    cost[charge] = p_export * minute_h / 1000
+    cost[discharge] = -p_export * minute_h / 1000
+    cost[needed] = -end.need_eur_per_wh
+    cost[rest] = -end.rest_eur_per_wh
+    cost[slack] = PEAK_PENALTY_EUR_PER_WH
+
+    equalities = lil_matrix((steps + 1, count))
+    equality_rhs = np.full(steps + 1, -BMS_DRAIN_W * minute_h)
+    for t in range(steps):
+        equalities[t, energy[t]] = 1.0
+        if t:
+            equalities[t, energy[t - 1]] = -1.0
+        equalities[t, charge[t]] = -charge_efficiency * minute_h
+        equalities[t, discharge[t]] = minute_h / discharge_efficiency
+    equality_rhs[0] += start_wh
+    # energy at the end = floor + needed + rest
+    equalities[steps, energy[-1]] = 1.0
+    equalities[steps, needed] = -1.0
+    equalities[steps, rest] = -1.0
+    equality_rhs[steps] = end.floor_wh
+
+    rows = 3 * steps + quarters
+    upper = lil_matrix((rows, count))
+    upper_rhs = np.zeros(rows)
+    for t in range(steps):
+        # import >= load - pv + charge - discharge
+        upper[t, grid_in[t]] = -1.0
+        upper[t, charge[t]] = 1.0
+        upper[t, discharge[t]] = -1.0
+        upper_rhs[t] = pv[t] - load[t]
+        # The inverter's AC side: |pv - (charge - discharge)| <= MAX_POWER_W.
+        upper[steps + t, charge[t]] = -1.0
+        upper[steps + t, discharge[t]] = 1.0
+        upper_rhs[steps + t] = MAX_POWER_W - pv[t]
+        upper[2 * steps + t, charge[t]] = 1.0
+        upper[2 * steps + t, discharge[t]] = -1.0
+        upper_rhs[2 * steps + t] = MAX_POWER_W + pv[t]
+    for q in range(quarters):
+        row = 3 * steps + q
+        for t in range(q * 15, q * 15 + 15):
+            upper[row, grid_in[t]] = minute_h
+        upper[row, slack[q]] = -1.0
+        upper_rhs[row] = peak_limit_w * 0.25
+
+    bounds = np.zeros((count, 2))
+    bounds[charge] = (0, MAX_POWER_W)
+    bounds[discharge] = (0, MAX_POWER_W)
+    bounds[grid_in] = (0, math.inf)
+    bounds[energy] = (capacity_wh * floor_soc_percent / 100, capacity_wh)
+    bounds[slack] = (0, math.inf)
+    bounds[needed] = (0, end.need_wh)
+    bounds[rest] = (0, math.inf)
+    result = linprog(
+        cost,
+        A_ub=upper.tocsr(),
+        b_ub=upper_rhs,
+        A_eq=equalities.tocsr(),
+        b_eq=equality_rhs,
+        bounds=bounds,
+        method="highs",
+    )
+    if not result.success:
+        raise RuntimeError(f"the optimum did not solve: {result.message}")
+    x = result.x
+    grid = load - pv + x[charge] - x[discharge]
+    imported = x[grid_in]
+    exported = imported - grid
+    bill = Bill()
+    bill.energy_eur = float(np.sum(p_import * imported - p_export * exported) * minute_h / 1000)
+    bill.end_value_eur = end.value_eur(x[energy[-1]]) - end.value_eur(start_wh)
+    quarter_import = imported.reshape(quarters, 15).sum(axis=1) * minute_h * 4
+    bill.max_quarter_import_w = float(quarter_import.max())
+    return bill
+
+
+def _minute_means(values: object, steps: int) -> np.ndarray:
+    series = np.asarray(values, dtype=float)[: steps * 60]
+    return series.reshape(steps, 60).mean(axis=1)

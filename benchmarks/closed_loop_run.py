@@ -1,0 +1,356 @@
+"""The harness half of the closed-loop benchmark (see closed_loop.py): one pytest test per day.
+
+Collected only when `closed_loop.py` runs it (the test suite's testpaths is `tests/`); imports
+Home Assistant, so it must be imported after pytest has loaded Home Assistant's plugin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+import json
+import os
+from pathlib import Path
+import sys
+import time
+from typing import Any
+from unittest.mock import patch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from closed_loop_days import DAYS, Day
+from closed_loop_optimum import Bill, EndValue, Meter, end_value, optimum_bill
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.ems.const import (
+    CONF_INDEVOLT_HOST,
+    CONF_INDEVOLT_PASSWORD,
+    CONF_INDEVOLT_SERIAL,
+    CONF_MIN_SOC,
+    CONF_P1_HOST,
+    CONF_P1_SERIAL,
+    CONF_POLL_INTERVAL,
+    CONF_PRICE_ENTITY,
+    CONF_PV_FORECAST_ENTITY,
+    CONF_REQUEST_METHOD,
+    CONF_ROUND_TRIP_EFFICIENCY,
+    DEFAULT_OPTIONS,
+    DOMAIN,
+)
+from custom_components.ems.forecast import LoadProfile
+from custom_components.ems.plan_inputs import PlanInputs
+from ems_simulator import Simulator, serve
+from ems_simulator.house import DaySeries, PhysicalHouse, day_series, expected_pv_w
+from ems_simulator.model import MODE_SELF_CONSUMPTION
+
+POLL_S = 5
+MIN_SOC_PERCENT = 10.0
+# The simulated battery's charge and discharge efficiencies (0.95 each), AC to AC.
+ROUND_TRIP_EFFICIENCY = 0.90
+PRICE_ENTITY = "sensor.day_ahead_price"
+PV_FORECAST_ENTITY = "sensor.pv_forecast"
+SWITCH = "switch.indevolt_cms_sf2000_optimiser"
+RESULTS_ENV = "EMS_CLOSED_LOOP_RESULTS"
+SELECTION_ENV = "EMS_CLOSED_LOOP_DAYS"
+HOURS_ENV = "EMS_CLOSED_LOOP_HOURS"
+TRACE_ENV = "EMS_CLOSED_LOOP_TRACE"
+
+
+class FakeClock:
+    """The simulator's clock (seconds), moved by the runner only."""
+
+    def __init__(self) -> None:
+        self.now_s = 0.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+@dataclass
+class LoopStats:
+    """What the optimiser's run did besides its bill."""
+
+    writes: int = 0
+    max_writes_per_poll: int = 0
+    direction_changes: int = 0
+    left_forced_after_off: bool = False
+    left_forced_after_unload: bool = False
+    wall_s: float = 0.0
+
+
+@dataclass
+class DayResult:
+    """One day's three bills and the optimiser's behaviour."""
+
+    name: str
+    self_consumption: Bill
+    optimiser: Bill
+    optimum: Bill
+    stats: LoopStats
+
+    @property
+    def captured(self) -> float | None:
+        """(SC - optimiser) / (SC - optimum); None when the optimum saves (almost) nothing."""
+        possible = self.self_consumption.total_eur - self.optimum.total_eur
+        if possible < 0.005:
+            return None
+        return (self.self_consumption.total_eur - self.optimiser.total_eur) / possible
+
+
+def quarter_prices(day: Day, hours: float) -> tuple[list[float], list[float]]:
+    """Effective import and export price per quarter of the run."""
+    quarters = round(hours * 4)
+    bare = [day.hourly_price[q // 4 % 24] for q in range(quarters)]
+    return [day.import_price(price) for price in bare], bare
+
+
+def price_attributes(day: Day) -> dict[str, Any]:
+    """The day's and the next day's prices as ENTSO-E's integration shows them."""
+    start = datetime(day.day.year, day.day.month, day.day.day, tzinfo=day.tz)
+
+    def entries(offset_days: int) -> list[dict[str, Any]]:
+        first = start + timedelta(days=offset_days)
+        return [
+            {
+                "time": (first + timedelta(hours=h))
+                .astimezone(dt_util.UTC)
+                .strftime("%Y-%m-%d %H:%M:%S+00:00"),
+                "price": day.hourly_price[h],
+            }
+            for h in range(24)
+        ]
+
+    return {
+        "unit_of_measurement": "EUR/kWh",
+        "prices_today": entries(0),
+        "prices_tomorrow": entries(1),
+    }
+
+
+def pv_forecast_attributes(day: Day) -> dict[str, Any]:
+    """Forecast.Solar's `watts` for the day and the next: no clouds foreseen, only their mean."""
+    start = datetime(day.day.year, day.day.month, day.day.day, tzinfo=day.tz)
+    watts = {
+        (start + timedelta(minutes=15 * q)).isoformat(): round(
+            expected_pv_w(day.house, (q % 96) / 4 + 0.125)
+        )
+        for q in range(2 * 96)
+    }
+    return {"watts": watts}
+
+
+def load_profile(day: Day) -> tuple[float, ...]:
+    """The mean house load per local quarter over the 7 days before (the recorder's view)."""
+    sums = [0.0] * 96
+    for back in range(1, 8):
+        series = day_series(day.house, day.day - timedelta(days=back), day.tz, day.seed)
+        for quarter in range(96):
+            chunk = series.load_w[quarter * 900 : (quarter + 1) * 900]
+            sums[quarter] += sum(chunk) / len(chunk)
+    return tuple(total / 7 for total in sums)
+
+
+def day_end_value(day: Day, series: DaySeries, hours: float) -> EndValue:
+    """The value of the energy left in the battery, the same for every policy."""
+    import_prices, export_prices = quarter_prices(day, hours)
+    return end_value(
+        series,
+        import_prices,
+        export_prices,
+        floor_wh=12_000 * MIN_SOC_PERCENT / 100,
+        discharge_efficiency=0.95,
+    )
+
+
+def new_house(clock: FakeClock, day: Day, series: DaySeries) -> PhysicalHouse:
+    """The house at the start of the day, the battery floor at the optimiser's min SOC."""
+    return PhysicalHouse(
+        clock,
+        series,
+        initial_soc_percent=day.initial_soc_percent,
+        backup_soc_percent=round(MIN_SOC_PERCENT),
+    )
+
+
+def self_consumption_bill(day: Day, series: DaySeries, hours: float) -> Bill:
+    """The battery in its own self-consumption mode all day."""
+    clock = FakeClock()
+    house = new_house(clock, day, series)
+    import_prices, export_prices = quarter_prices(day, hours)
+    meter = Meter(house, import_prices, export_prices)
+    for _ in import_prices:
+        clock.now_s += 900
+        house.advance()
+        meter.close_quarter()
+    return meter.close_day(day_end_value(day, series, hours))
+
+
+async def optimiser_bill(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, day: Day, series: DaySeries, hours: float
+) -> tuple[Bill, LoopStats]:
+    """The integration with the optimiser on, in closed loop with the simulated house."""
+    started = time.perf_counter()
+    await hass.config.async_set_time_zone(day.time_zone)
+    freezer.move_to(series.start)
+    clock = FakeClock()
+    simulator = Simulator(clock=clock, start=series.start)
+    house = new_house(clock, day, series)
+    simulator.model = house
+    import_prices, export_prices = quarter_prices(day, hours)
+    meter = Meter(house, import_prices, export_prices)
+    stats = LoopStats()
+    hass.states.async_set(PRICE_ENTITY, str(day.hourly_price[0]), price_attributes(day))
+    hass.states.async_set(PV_FORECAST_ENTITY, "0", pv_forecast_attributes(day))
+    # The simulated house knows no weekends: one profile serves both kinds of day.
+    mean_w = load_profile(day)
+    profile = LoadProfile(workday_w=mean_w, weekend_w=mean_w)
+
+    async def recorder_profile(
+        self: PlanInputs, now: datetime, add_pv: bool
+    ) -> tuple[LoadProfile | None, str]:
+        return profile, "7-day mean of the simulated house"
+
+    async with serve(simulator) as running:
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            title="closed loop",
+            unique_id="PowerFlex2000-12345678",
+            data={
+                CONF_P1_HOST: f"127.0.0.1:{running.p1_port}",
+                CONF_INDEVOLT_HOST: f"127.0.0.1:{running.indevolt_port}",
+                CONF_INDEVOLT_PASSWORD: None,
+                CONF_P1_SERIAL: "3c39e7aabbcc",
+                CONF_INDEVOLT_SERIAL: "PowerFlex2000-12345678",
+                CONF_REQUEST_METHOD: "post",
+            },
+            options={
+                **DEFAULT_OPTIONS,
+                **day.options,
+                CONF_POLL_INTERVAL: POLL_S,
+                CONF_MIN_SOC: MIN_SOC_PERCENT,
+                # The options describe the simulated battery, as its owner would set them.
+                CONF_ROUND_TRIP_EFFICIENCY: ROUND_TRIP_EFFICIENCY,
+                CONF_PRICE_ENTITY: PRICE_ENTITY,
+                CONF_PV_FORECAST_ENTITY: PV_FORECAST_ENTITY,
+            },
+        )
+        entry.add_to_hass(hass)
+        with patch.object(PlanInputs, "_async_query_load", recorder_profile):
+            assert await hass.config_entries.async_setup(entry.entry_id)
+            await hass.async_block_till_done()
+            coordinator = entry.runtime_data.coordinator
+            await hass.services.async_call(
+                "switch", "turn_on", {"entity_id": SWITCH}, blocking=True
+            )
+            await hass.async_block_till_done()
+            last_direction = 0
+            trace: list[str] = []
+            for _ in import_prices:
+                for step in range(900 // POLL_S):
+                    clock.now_s += POLL_S
+                    freezer.tick(timedelta(seconds=POLL_S))
+                    if step == 900 // POLL_S - 1:
+                        house.advance()
+                        meter.close_quarter()
+                        trace.append(_trace_row(house, meter, import_prices, export_prices))
+                        async_fire_time_changed(hass, dt_util.utcnow())
+                    simulator.requests.clear()
+                    await coordinator.async_refresh()
+                    await hass.async_block_till_done()
+                    writes = [
+                        r.config
+                        for r in simulator.requests
+                        if r.path == "/rpc/Indevolt.SetData" and isinstance(r.config, dict)
+                    ]
+                    stats.writes += len(writes)
+                    stats.max_writes_per_poll = max(stats.max_writes_per_poll, len(writes))
+                    for config in writes:
+                        if config.get("t") == 47015 and config["v"][0] in (1, 2):
+                            direction = 1 if config["v"][0] == 1 else -1
+                            if last_direction and direction != last_direction:
+                                stats.direction_changes += 1
+                            last_direction = direction
+            _write_trace(day, trace)
+            bill = meter.close_day(day_end_value(day, series, hours))
+            await hass.services.async_call(
+                "switch", "turn_off", {"entity_id": SWITCH}, blocking=True
+            )
+            await hass.async_block_till_done()
+            stats.left_forced_after_off = house.mode != MODE_SELF_CONSUMPTION
+            await hass.config_entries.async_unload(entry.entry_id)
+            await hass.async_block_till_done()
+            stats.left_forced_after_unload = house.mode != MODE_SELF_CONSUMPTION
+    stats.wall_s = time.perf_counter() - started
+    return bill, stats
+
+
+def _trace_row(
+    house: PhysicalHouse, meter: Meter, import_prices: list[float], export_prices: list[float]
+) -> str:
+    q = meter.quarter - 1
+    local = (house.now() - timedelta(minutes=15)).astimezone(dt_util.get_default_time_zone())
+    return (
+        f"{local:%H:%M} imp {import_prices[q]:6.3f} exp {export_prices[q]:6.3f} "
+        f"soc {house.soc_percent:5.1f} mode {house.mode} cmd {house.command.action}/"
+        f"{house.command.watts} eur {meter.bill.energy_eur:7.3f}"
+    )
+
+
+async def run_day(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, day: Day, hours: float = 24
+) -> DayResult:
+    """All three bills of one day (or of its first `hours`)."""
+    series = day_series(day.house, day.day, day.tz, day.seed)
+    import_prices, export_prices = quarter_prices(day, hours)
+    optimum = optimum_bill(
+        series,
+        import_prices,
+        export_prices,
+        capacity_kwh=12.0,
+        initial_soc_percent=day.initial_soc_percent,
+        floor_soc_percent=MIN_SOC_PERCENT,
+        charge_efficiency=0.95,
+        discharge_efficiency=0.95,
+        peak_limit_w=day.peak_limit_w,
+    )
+    self_consumption = self_consumption_bill(day, series, hours)
+    optimiser, stats = await optimiser_bill(hass, freezer, day, series, hours)
+    return DayResult(day.name, self_consumption, optimiser, optimum, stats)
+
+
+def _selected_days() -> list[Day]:
+    names = [name for name in os.environ.get(SELECTION_ENV, "").split(",") if name]
+    return [day for day in DAYS if not names or any(n.lower() in day.name.lower() for n in names)]
+
+
+@pytest.mark.parametrize("day", _selected_days(), ids=lambda day: day.name)
+async def test_closed_loop_day(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    enable_custom_integrations: None,
+    socket_enabled: None,
+    day: Day,
+) -> None:
+    """One day of the benchmark (collected only when this file is run by `main`)."""
+    asyncio.get_running_loop().set_debug(False)  # the harness's debug mode costs more than ems
+    result = await run_day(hass, freezer, day, float(os.environ.get(HOURS_ENV, "24")))
+    _append_result(result)
+
+
+def _append_result(result: DayResult) -> None:
+    path = Path(os.environ[RESULTS_ENV])
+    rows = json.loads(path.read_text()) if path.exists() else []
+    rows.append({**asdict(result), "captured": result.captured})
+    path.write_text(json.dumps(rows))
+
+
+def _write_trace(day: Day, trace: list[str]) -> None:
+    if os.environ.get(TRACE_ENV):
+        with Path(os.environ[TRACE_ENV]).open("a") as out:
+            out.write(f"# {day.name}\n" + "\n".join(trace) + "\n")

@@ -1,0 +1,143 @@
+"""Dispatch modes: what the plan's slot means for the battery in real time (issue 13)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from custom_components.ems.active_plan import shaves_peak_ahead
+from custom_components.ems.dispatch import (
+    BatteryLimits,
+    DispatchMode,
+    Intent,
+    SlotOutlook,
+    choose_intent,
+    export_value,
+    self_consumption_w,
+)
+from custom_components.ems.planner import PlannedSlot
+
+LIMITS = BatteryLimits(
+    soc_percent=50.0,
+    min_soc_percent=10.0,
+    max_soc_percent=100.0,
+    max_charge_w=2400.0,
+    max_discharge_w=2400.0,
+)
+OUTLOOK = SlotOutlook(
+    plan_battery_w=0.0,
+    forecast_net_w=500.0,
+    import_price=0.30,
+    export_price=0.10,
+    hold_value=0.0,
+    lowest_import_ahead=0.20,
+    round_trip_efficiency=0.8,
+)
+
+
+def intent(limits: BatteryLimits = LIMITS, **changes: float | bool) -> Intent:
+    return choose_intent(replace(OUTLOOK, **changes), limits)
+
+
+def test_a_plan_that_does_what_self_consumption_does_follows_the_house() -> None:
+    # Charging (about) the forecast surplus, covering (about) the forecast deficit.
+    assert intent(plan_battery_w=1450.0, forecast_net_w=-1500.0).mode is DispatchMode.FOLLOW_HOUSE
+    assert intent(plan_battery_w=-480.0, forecast_net_w=500.0).mode is DispatchMode.FOLLOW_HOUSE
+    # Idle in a slot where the house is (forecast) in balance.
+    assert intent(plan_battery_w=0.0, forecast_net_w=60.0).mode is DispatchMode.FOLLOW_HOUSE
+
+
+def test_grid_charge_at_full_power_is_fixed_and_a_partial_one_trims() -> None:
+    full = intent(plan_battery_w=2400.0, forecast_net_w=300.0)
+    assert full == Intent(DispatchMode.GRID_CHARGE, 2400.0)
+    partial = intent(plan_battery_w=1000.0, forecast_net_w=300.0)
+    assert partial == Intent(DispatchMode.TRIM, 1000.0, 1300.0)
+
+
+def test_export_discharge_at_full_power_is_fixed_and_a_partial_one_trims() -> None:
+    rich = {"export_price": 0.40, "lowest_import_ahead": 0.20}
+    assert intent(plan_battery_w=-2400.0, forecast_net_w=400.0, **rich) == Intent(
+        DispatchMode.EXPORT_DISCHARGE, -2400.0
+    )
+    assert intent(plan_battery_w=-1400.0, forecast_net_w=400.0, **rich) == Intent(
+        DispatchMode.TRIM, -1400.0, -1000.0
+    )
+
+
+def test_never_discharge_into_an_export_price_below_the_value_of_the_energy() -> None:
+    # Buying a kWh back through the battery costs 0.20 / 0.8 = 0.25: exporting at 0.24 loses.
+    assert export_value(replace(OUTLOOK, lowest_import_ahead=0.20)) == pytest.approx(0.25)
+    poor = intent(plan_battery_w=-2400.0, forecast_net_w=400.0, export_price=0.24)
+    assert poor.mode is DispatchMode.FOLLOW_HOUSE
+    # A negative price ahead never makes a negative export price worth discharging into.
+    negative = intent(
+        plan_battery_w=-2400.0, forecast_net_w=-100.0, export_price=-0.01, lowest_import_ahead=-0.1
+    )
+    assert negative.mode is DispatchMode.FOLLOW_HOUSE
+
+
+def test_charge_from_the_grid_at_a_negative_import_price_while_there_is_room() -> None:
+    assert intent(import_price=-0.02, plan_battery_w=0.0) == Intent(
+        DispatchMode.GRID_CHARGE, 2400.0
+    )
+    # Full: the house imports while that pays, and the battery keeps its energy.
+    full = replace(LIMITS, soc_percent=99.5)
+    assert intent(full, import_price=-0.02).mode is DispatchMode.HOLD
+
+
+def test_hold_only_when_keeping_the_energy_is_worth_more_than_the_import_now() -> None:
+    # The plan idles in a deficit: worth it only when it discharges later at a higher price.
+    assert intent(hold_value=0.45).mode is DispatchMode.HOLD
+    assert intent(hold_value=0.30).mode is DispatchMode.FOLLOW_HOUSE
+    assert intent(hold_value=0.0).mode is DispatchMode.FOLLOW_HOUSE
+    # Covering part of the deficit: trimmed toward the plan's import.
+    assert intent(plan_battery_w=-200.0, forecast_net_w=1000.0, hold_value=0.45) == Intent(
+        DispatchMode.TRIM, -200.0, 800.0
+    )
+
+
+def test_a_surplus_is_exported_only_while_room_for_cheaper_energy_later_is_worth_it() -> None:
+    # Negative prices later: export the morning's PV at 0.05 and keep the room for then, while
+    # covering what the forecast did not see.
+    surplus = {"forecast_net_w": -1500.0, "plan_battery_w": 0.0, "lowest_import_ahead": -0.1}
+    assert intent(**surplus, export_price=0.05) == Intent(DispatchMode.TRIM, 0.0, 0.0)
+    # Energy kept is worth more tonight than an import now: a plain hold.
+    assert intent(**surplus, export_price=0.05, hold_value=0.45).mode is DispatchMode.HOLD
+    assert intent(**surplus, export_price=0.0).mode is DispatchMode.FOLLOW_HOUSE
+    # Energy later costs more than the export earns: store the surplus as the battery would.
+    assert intent(**{**surplus, "lowest_import_ahead": 0.20}, export_price=0.05).mode is (
+        DispatchMode.FOLLOW_HOUSE
+    )
+    assert intent(
+        forecast_net_w=-1500.0, plan_battery_w=700.0, export_price=0.05, lowest_import_ahead=0.01
+    ) == Intent(DispatchMode.TRIM, 700.0, -800.0)
+
+
+def test_the_soc_limits_are_left_to_the_battery() -> None:
+    full = replace(LIMITS, soc_percent=99.2)
+    empty = replace(LIMITS, soc_percent=10.8)
+    assert intent(full, plan_battery_w=2400.0).mode is DispatchMode.HOLD
+    assert intent(empty, plan_battery_w=-2400.0, export_price=0.5).mode is (
+        DispatchMode.FOLLOW_HOUSE
+    )
+    # What self-consumption would do at the limits: nothing in the blocked direction.
+    assert self_consumption_w(-1000.0, replace(LIMITS, soc_percent=100.0)) == 0.0
+    assert self_consumption_w(1000.0, replace(LIMITS, soc_percent=10.0)) == 0.0
+    assert self_consumption_w(-3000.0, LIMITS) == 2400.0
+
+
+def slot(charge_w: float = 0.0, discharge_w: float = 0.0, grid_w: float = 300.0) -> PlannedSlot:
+    return PlannedSlot(charge_w, discharge_w, 50.0, 50.0, grid_w, 0.0)
+
+
+def test_energy_a_peak_needs_later_is_never_exported() -> None:
+    evening = [slot(), slot(discharge_w=1500.0, grid_w=2480.0)]
+    assert shaves_peak_ahead(evening, 0, 2500.0)
+    assert not shaves_peak_ahead(evening, 0, 4000.0)
+    # A recharge in between: that peak is served by other energy.
+    assert not shaves_peak_ahead([slot(), slot(charge_w=2000.0), *evening[1:]], 0, 2500.0)
+    rich = {"export_price": 0.40, "lowest_import_ahead": 0.20}
+    export = {"plan_battery_w": -2400.0, "forecast_net_w": 400.0, **rich}
+    assert intent(**export).mode is DispatchMode.EXPORT_DISCHARGE
+    assert intent(**export, peak_ahead=True).mode is DispatchMode.FOLLOW_HOUSE
