@@ -43,8 +43,8 @@ from custom_components.ems.const import (
     DEFAULT_OPTIONS,
     DOMAIN,
 )
-from custom_components.ems.forecast import LoadProfile
-from custom_components.ems.plan_inputs import PlanInputs
+from custom_components.ems.optimiser.forecast import LoadProfile
+from custom_components.ems.optimiser.plan_inputs import PlanInputs
 from ems_simulator import Simulator, serve
 from ems_simulator.house import DaySeries, PhysicalHouse, day_series, expected_pv_w
 from ems_simulator.model import MODE_SELF_CONSUMPTION

@@ -29,7 +29,9 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import lil_matrix
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "custom_components" / "ems"))
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1] / "custom_components" / "ems" / "optimiser")
+)
 
 from planner import PEAK_PENALTY_EUR_PER_KWH, Plan, PlannerParams, plan_schedule
 from planner_cases import Case, build_cases

@@ -19,7 +19,9 @@ import sys
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "custom_components" / "ems"))
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1] / "custom_components" / "ems" / "optimiser")
+)
 
 from planner import PlannerParams, plan_schedule
 from planner_bench import (

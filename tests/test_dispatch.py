@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from custom_components.ems.active_plan import shaves_peak_ahead
-from custom_components.ems.dispatch import (
+from custom_components.ems.optimiser.active_plan import shaves_peak_ahead
+from custom_components.ems.optimiser.dispatch import (
     BatteryLimits,
     DispatchMode,
     Intent,
@@ -16,7 +16,7 @@ from custom_components.ems.dispatch import (
     export_value,
     self_consumption_w,
 )
-from custom_components.ems.planner import PlannedSlot
+from custom_components.ems.optimiser.planner import PlannedSlot
 
 LIMITS = BatteryLimits(
     soc_percent=50.0,

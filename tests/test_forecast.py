@@ -16,7 +16,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ems.const import CONF_PRICE_ENTITY, CONF_PV_FORECAST_ENTITY, DOMAIN
-from custom_components.ems.forecast import (
+from custom_components.ems.optimiser.forecast import (
     ForecastStatus,
     LoadProfile,
     LoadSources,
@@ -175,8 +175,8 @@ def recorder_statistics(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> 
     instance = MagicMock()
     instance.async_add_executor_job = hass.async_add_executor_job
     with (
-        patch("custom_components.ems.forecast.get_instance", return_value=instance),
-        patch("custom_components.ems.forecast.statistics_during_period") as query,
+        patch("custom_components.ems.optimiser.forecast.get_instance", return_value=instance),
+        patch("custom_components.ems.optimiser.forecast.statistics_during_period") as query,
     ):
         yield query
 
@@ -249,7 +249,7 @@ async def test_load_estimate_without_recorder_or_grid_sensor(
     recorder_statistics: MagicMock,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    with patch("custom_components.ems.plan_inputs.find_load_sources", return_value=None):
+    with patch("custom_components.ems.optimiser.plan_inputs.find_load_sources", return_value=None):
         load = await plan_load(hass, mock_config_entry)
     assert load.detail == "the grid power sensor is not registered"
     hass.config.components.remove("recorder")

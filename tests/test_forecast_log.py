@@ -13,8 +13,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.ems.const import CONF_PRICE_ENTITY, CONF_PV_FORECAST_ENTITY
-from custom_components.ems.forecast_log import ForecastLog, QuarterRecord, Series
-from custom_components.ems.forecast_tracker import forecast_log_key
+from custom_components.ems.optimiser.forecast_log import ForecastLog, QuarterRecord, Series
+from custom_components.ems.optimiser.forecast_tracker import forecast_log_key
 
 from .conftest import SIM_START, FakeClock
 from .optimiser_helpers import (
@@ -126,8 +126,10 @@ def recorder_statistics(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> 
         return {grid: [{"start": moment.timestamp(), "mean": 750.0} for moment in moments]}
 
     with (
-        patch("custom_components.ems.forecast.get_instance", return_value=instance),
-        patch("custom_components.ems.forecast.statistics_during_period", side_effect=answer),
+        patch("custom_components.ems.optimiser.forecast.get_instance", return_value=instance),
+        patch(
+            "custom_components.ems.optimiser.forecast.statistics_during_period", side_effect=answer
+        ),
     ):
         yield
 

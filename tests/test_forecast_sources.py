@@ -25,7 +25,7 @@ from custom_components.ems.const import (
     CONF_PV_FORECAST_EXTRA_ENTITIES,
     CONF_PV_FORECAST_FROM_ENERGY,
 )
-from custom_components.ems.forecast import (
+from custom_components.ems.optimiser.forecast import (
     ForecastStatus,
     async_energy_solar_forecasts,
     corrected_load_w,

@@ -21,15 +21,15 @@ from custom_components.ems.const import (
     CONF_PV_FORECAST_ENTITY,
     CONF_VAT_PERCENT,
 )
-from custom_components.ems.dispatch import DispatchMode
+from custom_components.ems.optimiser.dispatch import DispatchMode
+from custom_components.ems.optimiser.peak_shaver import Reason
+from custom_components.ems.optimiser.plan_inputs import OptimiserStatus
+from custom_components.ems.optimiser.planner import PlannerInputError
 from custom_components.ems.options import (
     OptionalEntitySelector,
     OptionsValidationError,
     validate_options,
 )
-from custom_components.ems.peak_shaver import Reason
-from custom_components.ems.plan_inputs import OptimiserStatus
-from custom_components.ems.planner import PlannerInputError
 from ems_simulator import Simulator, model
 
 from .conftest import SIM_START, FakeClock
@@ -341,8 +341,10 @@ async def test_replans_at_quarters_on_drift_and_on_new_prices_only(
     sim: Simulator = running_simulator.simulator
     optimiser = entry.runtime_data.optimiser
     with patch(
-        "custom_components.ems.optimiser.plan_schedule",
-        wraps=__import__("custom_components.ems.planner", fromlist=["plan_schedule"]).plan_schedule,
+        "custom_components.ems.optimiser.planning.plan_schedule",
+        wraps=__import__(
+            "custom_components.ems.optimiser.planner", fromlist=["plan_schedule"]
+        ).plan_schedule,
     ) as planner:
         await switch(hass, SWITCH, True)
         await poll(hass, entry, sim_clock, freezer, times=6)
@@ -458,7 +460,8 @@ async def test_pv_forecast_and_planner_errors(
     assert hass.states.get(PLAN_SENSOR).attributes["pv_forecast"] == "ok"  # type: ignore[union-attr]
 
     with patch(
-        "custom_components.ems.optimiser.plan_schedule", side_effect=PlannerInputError("bad")
+        "custom_components.ems.optimiser.planning.plan_schedule",
+        side_effect=PlannerInputError("bad"),
     ):
         hass.states.async_set(PRICE_ENTITY, "0.05", entsoe_attributes(price=lambda m: 0.3))
         await hass.async_block_till_done()

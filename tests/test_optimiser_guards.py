@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from custom_components.ems.devices.indevolt import WorkingMode
-from custom_components.ems.optimiser_guards import (
+from custom_components.ems.optimiser.guards import (
     MAX_SEND_BACKOFF,
     MODE_REPORT_LAG_POLLS,
     AppChangeWatch,

@@ -73,7 +73,7 @@ def optimiser_tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
         for record in caplog.records
         if record.exc_info is not None
         and any(
-            frame.filename.endswith(("optimiser.py", "peak_shaver.py", "planner.py"))
+            "/custom_components/ems/optimiser/" in frame.filename
             for frame in traceback.extract_tb(record.exc_info[2])
         )
     ]

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from custom_components.ems.dispatch import DispatchMode, Intent
-from custom_components.ems.peak_shaver import (
+from custom_components.ems.optimiser.dispatch import DispatchMode, Intent
+from custom_components.ems.optimiser.peak_shaver import (
     QUARTER,
     Command,
     Decision,

@@ -10,8 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from custom_components.ems import planner
-from custom_components.ems.planner import (
+from custom_components.ems.optimiser.planner import (
     MIN_POWER_W,
     VIOLATION_END_SOC,
     VIOLATION_OUTSIDE_WINDOW,
@@ -21,7 +20,9 @@ from custom_components.ems.planner import (
     PlannedSlot,
     PlannerInputError,
     PlannerParams,
+    model,
     plan_schedule,
+    refinement,
 )
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -558,7 +559,7 @@ def test_policy_at_the_start_soc() -> None:
 
 
 def test_violation_report_names_an_unexcused_excess() -> None:
-    problem = planner._Problem.build(
+    problem = model.Problem.build(
         [0.1],
         prices_export=None,
         load_w=[500.0],
@@ -569,21 +570,21 @@ def test_violation_report_names_an_unexcused_excess() -> None:
         end_soc_percent_min=None,
     )
     slot = PlannedSlot(2400.0, 0.0, 50.0, 66.0, 2900.0, 0.29)
-    assert problem._violations([slot]) == (VIOLATION_PEAK_EXCEEDED,)
+    assert refinement.violations(problem, [slot]) == (VIOLATION_PEAK_EXCEEDED,)
 
 
 def test_exact_setpoint_stays_within_limits() -> None:
     params = PlannerParams()
     root = math.sqrt(params.round_trip_efficiency)
     # A target beyond full power: the power stops at the limit, short of the target.
-    charge, discharge, soc = planner._exact_setpoint(50.0, 80.0, 0.25, params, root)
+    charge, discharge, soc = refinement.exact_setpoint(50.0, 80.0, 0.25, params, root)
     assert (charge, discharge) == (params.max_charge_w, 0.0)
     assert soc < 80.0
     # A target closer than the minimum power: the power stays at the minimum.
-    _, discharge, soc = planner._exact_setpoint(50.0, 49.99, 0.25, params, root)
+    _, discharge, soc = refinement.exact_setpoint(50.0, 49.99, 0.25, params, root)
     assert discharge == MIN_POWER_W
     assert soc < 49.99
     # An ordinary target is hit exactly.
-    charge, _, soc = planner._exact_setpoint(50.0, 52.5, 0.25, params, root)
+    charge, _, soc = refinement.exact_setpoint(50.0, 52.5, 0.25, params, root)
     assert soc == 52.5
     assert MIN_POWER_W <= charge <= params.max_charge_w

@@ -11,8 +11,12 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.ems.price_source import PriceEntityReader, PriceStatus, _action_calls
-from custom_components.ems.prices import PriceSource
+from custom_components.ems.optimiser.price_source import (
+    PriceEntityReader,
+    PriceStatus,
+    _action_calls,
+)
+from custom_components.ems.optimiser.prices import PriceSource
 
 from .optimiser_helpers import DAY, entsoe_attributes, hours
 

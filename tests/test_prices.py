@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from custom_components.ems.prices import (
+from custom_components.ems.optimiser.prices import (
     SLOT,
     PriceHorizon,
     PriceSlot,

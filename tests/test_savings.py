@@ -15,7 +15,11 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.ems.const import CONF_PRICE_ENTITY
-from custom_components.ems.savings import SavingsAgainstDevice, VirtualBattery, energy_cost_eur
+from custom_components.ems.optimiser.savings import (
+    SavingsAgainstDevice,
+    VirtualBattery,
+    energy_cost_eur,
+)
 from ems_simulator import Simulator
 
 from .conftest import SIM_START, FakeClock

@@ -17,7 +17,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.ems.const import CONF_PRICE_ENTITY
-from custom_components.ems.plan_inputs import OptimiserStatus
+from custom_components.ems.optimiser.plan_inputs import OptimiserStatus
 from ems_simulator import Simulator
 
 from .conftest import INDEVOLT_SERIAL, SIM_START, FakeClock

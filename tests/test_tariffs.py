@@ -19,9 +19,9 @@ from custom_components.ems.const import (
     CONF_VAT_PERCENT,
     DEFAULT_OPTIONS,
 )
-from custom_components.ems.plan_inputs import export_price_formula
-from custom_components.ems.prices import PriceSlot
-from custom_components.ems.tariffs import (
+from custom_components.ems.optimiser.plan_inputs import export_price_formula
+from custom_components.ems.optimiser.prices import PriceSlot
+from custom_components.ems.optimiser.tariffs import (
     billed_peak_kw,
     effective_export_prices,
     monthly_capacity_charge_eur,

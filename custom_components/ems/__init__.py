@@ -24,9 +24,8 @@ from .coordinator import EmsCoordinator
 from .devices.indevolt import IndevoltClient
 from .devices.p1 import P1Client
 from .entry_update import async_watch_entry_updates
-from .forecast_tracker import async_remove_forecast_log
 from .migration import async_migrate
-from .optimiser import Optimiser
+from .optimiser import Optimiser, async_remove_forecast_log
 from .options import entry_options
 from .plan_card import async_register_plan_card
 from .repair_issues import async_delete_all

@@ -15,7 +15,6 @@ from homeassistant.components.sensor import (
 from homeassistant.helpers.entity import Entity
 from homeassistant.util import dt as dt_util
 
-from .active_plan import planned_action, schedule_attribute
 from .const import (
     CONF_ENERGY_TAX,
     CONF_EXPORT_PRICE_ENTITY,
@@ -26,9 +25,14 @@ from .const import (
     CONF_VAT_PERCENT,
 )
 from .entity import battery_device_info
-from .optimiser import Optimiser
+from .optimiser import (
+    Optimiser,
+    OptimiserStatus,
+    export_price_formula,
+    planned_action,
+    schedule_attribute,
+)
 from .options import entry_options
-from .plan_inputs import OptimiserStatus, export_price_formula
 from .runtime_data import EmsConfigEntry
 
 PLAN_OPTIONS = ["charge", "discharge", "idle"]

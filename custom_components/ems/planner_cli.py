@@ -6,7 +6,7 @@ Run through ``scripts/plan``, which needs neither Home Assistant nor the integra
                  --options OPTIONS.json
 
 Exit status 0 with exactly one JSON object on stdout, or 2 with one line on stderr when the input
-cannot be used. A plan that could not meet a soft constraint (see ``planner.Plan.violations``)
+cannot be used. A plan that could not meet a soft constraint (see ``optimiser.planner.Plan.violations``)
 still exits 0 and names the violations in one ``warning:`` line on stderr.
 """
 
@@ -25,8 +25,10 @@ import sys
 from typing import NoReturn
 
 try:
-    from .planner import PlannerInputError, PlannerParams, plan_schedule
+    from .optimiser.planner import PlannerInputError, PlannerParams, plan_schedule
 except ImportError:  # pragma: no cover - run as a script (scripts/plan), no package loaded
+    # The planner package alone: the optimiser package's __init__ needs Home Assistant.
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "optimiser"))
     from planner import (  # type: ignore[import-not-found,no-redef]
         PlannerInputError,
         PlannerParams,

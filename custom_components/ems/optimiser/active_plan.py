@@ -6,12 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 import json
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .dispatch import SlotOutlook
-from .forecast import Forecast
 from .planner import Plan, PlannedSlot
 from .prices import SLOT, PriceHorizon, quarter_start
+
+if TYPE_CHECKING:
+    # Only a type: the forecasts' module reads Home Assistant's recorder; this one stays pure.
+    from .forecast import Forecast
 
 # The schedule leaves room for the other attributes within Home Assistant's 16 KB per state.
 SCHEDULE_MAX_BYTES: Final = 14_000

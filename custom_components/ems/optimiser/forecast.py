@@ -34,7 +34,7 @@ from homeassistant.helpers.recorder import get_instance
 from homeassistant.loader import IntegrationNotFound, async_get_integration
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN
+from ..const import DOMAIN
 
 QUARTERS_PER_DAY: Final = 96
 HISTORY: Final = timedelta(days=7)

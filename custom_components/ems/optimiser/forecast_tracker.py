@@ -9,10 +9,10 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_INVERT_BATTERY_POWER, DOMAIN
-from .coordinator import EmsCoordinator
+from ..const import CONF_INVERT_BATTERY_POWER, DOMAIN
+from ..coordinator import EmsCoordinator
+from ..options import entry_options
 from .forecast_log import ForecastLog
-from .options import entry_options
 from .peak_shaver import usable_power_w
 
 STORAGE_VERSION: Final = 1

@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Final
 
-from .const import MODE_REPORT_LAG_POLLS
-from .devices.indevolt import WorkingMode
+from ..const import MODE_REPORT_LAG_POLLS
+from ..devices.indevolt import WorkingMode
 
 # Failed sends wait 1 poll, then 2, 4, 8, ... polls, at most this long.
 MAX_SEND_BACKOFF: Final = timedelta(minutes=5)

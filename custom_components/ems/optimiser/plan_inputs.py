@@ -13,7 +13,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.util import dt as dt_util
 
-from .const import (
+from ..const import (
     CONF_ENERGY_TAX,
     CONF_EXPORT_PRICE_ENTITY,
     CONF_EXPORT_SHARE_PERCENT,
@@ -28,7 +28,7 @@ from .const import (
     CONF_PV_FORECAST_FROM_ENERGY,
     CONF_VAT_PERCENT,
 )
-from .coordinator import EmsCoordinator
+from ..coordinator import EmsCoordinator
 from .forecast import (
     Forecast,
     ForecastStatus,

@@ -21,7 +21,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 
-from .const import LOGGER
+from ..const import LOGGER
 from .prices import (
     PriceSlot,
     PriceSource,

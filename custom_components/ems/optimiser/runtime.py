@@ -14,21 +14,15 @@ otherwise leaves the battery in self-consumption. A person's command through the
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
-from functools import partial
-import math
+from datetime import datetime, timedelta
 from typing import Any, Final
 
-from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.core import callback
 from homeassistant.helpers.event import async_track_utc_time_change
 from homeassistant.util import dt as dt_util
 
-from .active_plan import ActivePlan, slot_outlook
-from .const import (
+from ..const import (
     CONF_CAPACITY_KWH,
     CONF_INVERT_BATTERY_POWER,
     CONF_MAX_CHARGE_W,
@@ -38,119 +32,36 @@ from .const import (
     CONF_MIN_SOC,
     CONF_ROUND_TRIP_EFFICIENCY,
     LOGGER,
-    POLL_INTERVAL_MIN_S,
 )
-from .control_store import CommandSource, ForcedKind
-from .controller import BatteryController, ManualOverride
-from .coordinator import EmsCoordinator
-from .devices.indevolt import BatterySnapshot, WorkingMode
+from ..controller import ManualOverride
+from ..devices.indevolt import WorkingMode
+from ..soc_floor import soc_floor_percent
+from .active_plan import slot_outlook
+from .commands import CommandSender
 from .dispatch import BatteryLimits, Intent, choose_intent
-from .optimiser_guards import AppChangeWatch, SendBackoff
-from .options import entry_options
+from .guards import SendBackoff
 from .peak_shaver import (
-    Command,
-    Decision,
     Measurements,
     ShaverConfig,
     ShaverState,
     decide,
-    record_sent,
     usable_power_w,
     usable_soc_percent,
 )
-from .plan_inputs import OptimiserStatus, PlanInputs, PriceState, price_entity_ids
-from .planner import PlannerInputError, PlannerParams, plan_schedule
-from .prices import SLOT, PriceSlot, align_prices, quarter_start
-from .savings import SavingsAgainstDevice, VirtualBattery, energy_cost_eur
-from .soc_floor import soc_floor_percent
+from .plan_inputs import price_entity_ids
+from .planning import PlanningLoop
+from .prices import PriceSlot, quarter_start
+from .savings import VirtualBattery, energy_cost_eur
 
-PLAN_HORIZON_SLOTS: Final = 192  # 48 hours: today and tomorrow at most
 SOC_DRIFT_PERCENT: Final = 5.0
-SLOT_HOURS: Final = SLOT.total_seconds() / 3600
 # A longer gap between polls (a restart, a dead device) is not integrated into the savings.
 MAX_SAVINGS_GAP: Final = timedelta(minutes=5)
-# Without usable readings the last command holds this long, then self-consumption takes over.
-MAX_HOLD_WITHOUT_READINGS: Final = timedelta(minutes=1)
-# The back-off's unit when the coordinator has no interval (it always has one): the shortest.
-SHORTEST_POLL_INTERVAL: Final = timedelta(seconds=POLL_INTERVAL_MIN_S)
 
 
-class Optimiser:
+class Optimiser(PlanningLoop, CommandSender):
     """One entry's optimiser: plans, follows the plan and shaves peaks through the controller."""
 
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: ConfigEntry,
-        coordinator: EmsCoordinator,
-        controller: BatteryController,
-    ) -> None:
-        """Create the optimiser, switched off; `async_setup` starts watching."""
-        self._hass = hass
-        self._entry = entry
-        self._coordinator = coordinator
-        self._controller = controller
-        self.enabled = False
-        self.dry_run = False
-        self.active_plan: ActivePlan | None = None
-        self.prices = PriceState(OptimiserStatus.NO_PRICES, "not read yet")
-        self.savings_eur = 0.0
-        # Against the battery's own self-consumption mode (savings.py): today's and in total.
-        self.savings_vs_self_consumption = SavingsAgainstDevice()
-        self._virtual: VirtualBattery | None = None
-        self.last_decision: Decision | None = None
-        # The dispatch mode of the last poll (None without a plan: the shaver alone).
-        self.intent: Intent | None = None
-        # Why the optimiser is off, when it switched itself off (a manual override).
-        self.off_reason = ""
-        # Why the last poll gave nothing to act on ("" when it did).
-        self._unusable = ""
-        self._unusable_since: datetime | None = None
-        self._shaver_state = ShaverState()
-        self._backoff = SendBackoff()
-        self._app_watch = AppChangeWatch()
-        self._sent_any = False
-        self._savings_at: datetime | None = None
-        self._inputs = PlanInputs(hass, coordinator, self._handle_price_change)
-        self._plan_task: asyncio.Task[None] | None = None
-        self._replan_again = False
-        self._send_task: asyncio.Task[None] | None = None
-        self._listeners: list[CALLBACK_TYPE] = []
-        self._closed = False
-
-    # -- public ----------------------------------------------------------------------------
-
-    @property
-    def status(self) -> OptimiserStatus:
-        """The status sensor's state."""
-        if not self.enabled:
-            return OptimiserStatus.OFF
-        if self._unusable:
-            return OptimiserStatus.DEVICE_UNAVAILABLE
-        if self.prices.status is not OptimiserStatus.OK:
-            return self.prices.status
-        return OptimiserStatus.DRY_RUN if self.dry_run else OptimiserStatus.OK
-
-    @property
-    def status_detail(self) -> str:
-        """A one-line explanation of the status (empty when there is nothing to add)."""
-        status = self.status
-        if status is OptimiserStatus.OFF:
-            return self.off_reason
-        if status is OptimiserStatus.DEVICE_UNAVAILABLE:
-            return self._unusable
-        return self.prices.detail
-
-    @callback
-    def async_add_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
-        """Call `listener` whenever the optimiser's state changes; returns the remover."""
-        self._listeners.append(listener)
-
-        @callback
-        def remove() -> None:
-            self._listeners.remove(listener)
-
-        return remove
+    # -- lifecycle ---------------------------------------------------------------------------
 
     def async_setup(self) -> None:
         """Watch the polls, the quarter boundaries and manual commands (until unload)."""
@@ -199,93 +110,6 @@ class Optimiser:
             await self._async_stop_commanding()
         self._reset_realtime()
         self._notify()
-
-    def restore_savings(self, savings_eur: float) -> None:
-        """Continue the savings total from its value before a restart."""
-        self.savings_eur = savings_eur
-
-    # -- planning --------------------------------------------------------------------------
-
-    @callback
-    def _schedule_replan(self, *, only_if_prices_changed: bool = False) -> None:
-        if not self.enabled or self._closed:
-            return
-        if self._plan_task is not None and not self._plan_task.done():
-            self._replan_again = True
-            return
-        self._plan_task = self._entry.async_create_task(
-            self._hass, self._async_plan_loop(only_if_prices_changed), "ems optimiser plan"
-        )
-
-    async def _async_plan_loop(self, only_if_prices_changed: bool) -> None:
-        await self._async_plan(only_if_prices_changed=only_if_prices_changed)
-        while self._replan_again and self.enabled:
-            self._replan_again = False
-            await self._async_plan(only_if_prices_changed=False)
-
-    async def _async_plan(self, *, only_if_prices_changed: bool) -> None:
-        """Read prices and forecasts, then plan in the executor."""
-        now = dt_util.utcnow()
-        options = self._options()
-        self._inputs.watch_price_entities(options)
-        previous = self.prices
-        self.prices = await self._inputs.async_read_prices(options, now)
-        if only_if_prices_changed and self.prices == previous:
-            return
-        battery = self._coordinator.data.battery if self._coordinator.data else None
-        soc = None if battery is None else usable_soc_percent(battery.soc_percent)
-        horizon = align_prices(
-            self.prices.import_slots,
-            self.prices.export_slots,
-            now=now,
-            max_slots=PLAN_HORIZON_SLOTS,
-        )
-        if battery is None or soc is None or not horizon.import_eur_per_kwh:
-            self.active_plan = None
-            self._notify()
-            return
-        starts = [horizon.start + index * SLOT for index in range(len(horizon.import_eur_per_kwh))]
-        pv, load = await self._inputs.async_forecasts(options, starts)
-        try:
-            params = PlannerParams.from_options(
-                {**options, CONF_MIN_SOC: _planner_floor_percent(options, battery)}
-            )
-            plan = await self._hass.async_add_executor_job(
-                partial(
-                    plan_schedule,
-                    horizon.import_eur_per_kwh,
-                    prices_export=horizon.export_eur_per_kwh,
-                    load_w=load.values_w,
-                    pv_w=pv.values_w,
-                    slot_hours=SLOT_HOURS,
-                    params=params,
-                    initial_soc_percent=soc,
-                )
-            )
-        except PlannerInputError as err:
-            LOGGER.warning("The optimiser cannot plan: %s", err)
-            self.active_plan = None
-            self.prices = PriceState(OptimiserStatus.NO_PRICES, f"cannot plan: {err}")
-            self._notify()
-            return
-        self.active_plan = ActivePlan(plan, horizon.start, horizon, now, load, pv)
-        LOGGER.debug(
-            "Planned %d slots from %s in %.1f ms (cost %.2f, violations %s)",
-            len(plan.slots),
-            horizon.start.isoformat(),
-            plan.solve_ms,
-            plan.cost_eur,
-            plan.violations,
-        )
-        self._notify()
-
-    @callback
-    def _handle_price_change(self) -> None:
-        self._schedule_replan(only_if_prices_changed=True)
-
-    @callback
-    def _handle_quarter(self, now: datetime) -> None:
-        self._schedule_replan()
 
     # -- real time -------------------------------------------------------------------------
 
@@ -392,115 +216,6 @@ class Optimiser:
             self._send(decision.command, now, local_date, soc)
         self._notify()
 
-    @callback
-    def _set_unusable(self, reason: str) -> None:
-        if reason != self._unusable:
-            self._unusable = reason
-            self._notify()
-
-    @callback
-    def _hold_without_readings(self, reason: str) -> None:
-        """Hold the last command for a while, then give the battery back to self-consumption.
-
-        A charge or discharge that nothing measures any more could push the grid anywhere.
-        """
-        now = dt_util.utcnow()
-        if not self._unusable or self._unusable_since is None:
-            self._unusable_since = now
-        self._set_unusable(reason)
-        sent = self._shaver_state.sent
-        if (
-            self.dry_run
-            or sent is None
-            or sent.power_w == 0
-            or now - self._unusable_since < MAX_HOLD_WITHOUT_READINGS
-            or (self._send_task is not None and not self._send_task.done())
-        ):
-            return
-        LOGGER.info(
-            "No usable readings for %d s: self-consumption mode until they are back",
-            (now - self._unusable_since).total_seconds(),
-        )
-        self._shaver_state = ShaverState()  # the first usable poll sends afresh
-        self._send_task = self._entry.async_create_task(
-            self._hass, self._async_give_back(), "ems optimiser give back"
-        )
-
-    async def _async_give_back(self) -> None:
-        try:
-            await self._controller.async_restore_auto_mode(source=CommandSource.OPTIMISER)
-        except HomeAssistantError as err:
-            LOGGER.warning("Could not restore self-consumption mode: %s", err)
-
-    def _send(self, command: Command, now: datetime, local_date: date, soc: float) -> None:
-        if self.dry_run:
-            LOGGER.info("Optimiser dry run: would send %s", _describe(command))
-            self._shaver_state = record_sent(self._shaver_state, command, now, local_date)
-            return
-        if command.follow_house and self._follows_house_anyway(soc):
-            # Already there, or the controller gives the battery back itself (a command reached
-            # its target in this poll): the next decision costs no write.
-            self._shaver_state = record_sent(self._shaver_state, command, now, local_date)
-            return
-        if self._send_task is not None and not self._send_task.done():
-            return  # the previous command is still on its way; decide again next poll
-        if not self._backoff.may_send(now):
-            return  # the battery refused the last command: decide again after the back-off
-        self._send_task = self._entry.async_create_task(
-            self._hass, self._async_send(command, now, local_date), "ems optimiser command"
-        )
-
-    def _follows_house_anyway(self, soc: float) -> bool:
-        """Whether the battery runs self-consumption, or the controller restores it right now."""
-        controller = self._controller
-        forced = controller.forced_command
-        if forced is None:
-            return (
-                not controller.restore_pending
-                and self._coordinator.known_working_mode is WorkingMode.SELF_CONSUMED
-            )
-        target = forced.target_soc_percent
-        # The controller ends a charge or discharge at its target after the same poll.
-        return target is not None and (
-            (forced.kind is ForcedKind.CHARGE and soc >= target)
-            or (forced.kind is ForcedKind.DISCHARGE and soc <= target)
-        )
-
-    async def _async_send(self, command: Command, now: datetime, local_date: date) -> None:
-        controller = self._controller
-        source = CommandSource.OPTIMISER
-        try:
-            if command.charge_w > 0:
-                target = math.floor(float(self._options()[CONF_MAX_SOC]))
-                await controller.async_charge(command.charge_w, target, source=source)
-            elif command.discharge_w > 0:
-                await controller.async_discharge(command.discharge_w, source=source)
-            elif command.follow_house or self.active_plan is None:
-                # Shaving only: between peaks the battery does its own self-consumption.
-                await controller.async_restore_auto_mode(source=source)
-            else:
-                await controller.async_stop(source=source)
-        except HomeAssistantError as err:
-            interval = self._coordinator.update_interval or SHORTEST_POLL_INTERVAL
-            wait = self._backoff.failed(now, interval)
-            # One warning per episode; the retries log at debug level.
-            log = LOGGER.warning if self._backoff.failures == 1 else LOGGER.debug
-            log(
-                "Optimiser command %s failed: %s; trying again in %s s",
-                _describe(command),
-                err,
-                int(wait.total_seconds()),
-            )
-            return
-        failures = self._backoff.succeeded()
-        if failures:
-            LOGGER.info("Optimiser commands work again, after %d failed attempts", failures)
-        if not self.enabled or self.dry_run:
-            return  # switched off meanwhile: the restore already went out or will
-        self._sent_any = True
-        self._shaver_state = record_sent(self._shaver_state, command, now, local_date)
-        LOGGER.debug("Optimiser sent %s", _describe(command))
-
     def _add_savings(
         self,
         now: datetime,
@@ -583,27 +298,6 @@ class Optimiser:
         if not self.enabled:
             self._sent_any = False
 
-    def _cancel_tasks(self) -> None:
-        for task in (self._plan_task, self._send_task):
-            if task is not None and not task.done():
-                task.cancel()
-        self._replan_again = False
-
-    @callback
-    def _notify(self) -> None:
-        for listener in list(self._listeners):
-            listener()
-
-    def _options(self) -> dict[str, Any]:
-        return entry_options(self._entry)
-
-
-def _planner_floor_percent(options: Mapping[str, Any], battery: BatterySnapshot) -> float:
-    """The SOC floor for planning; below the max SOC, so a backup SOC of 100 % still plans."""
-    floor = soc_floor_percent(float(options[CONF_MIN_SOC]), battery.backup_soc_percent)
-    # The planner needs a window of at least 1 point; the shaver still stops at the real floor.
-    return min(floor, float(options[CONF_MAX_SOC]) - 1)
-
 
 def _virtual_battery(options: Mapping[str, Any], soc: float) -> VirtualBattery:
     return VirtualBattery(
@@ -622,13 +316,3 @@ def _price_at(slots: tuple[PriceSlot, ...], quarter: datetime) -> float | None:
         if slot.start == quarter:
             return slot.price_eur_per_kwh
     return None
-
-
-def _describe(command: Command) -> str:
-    if command.follow_house:
-        return f"self-consumption ({command.reason})"
-    if command.charge_w:
-        return f"charge {command.charge_w} W ({command.reason})"
-    if command.discharge_w:
-        return f"discharge {command.discharge_w} W ({command.reason})"
-    return f"idle ({command.reason})"
