@@ -29,6 +29,7 @@ from homeassistant.util import dt as dt_util
 import probatio
 
 from .const import (
+    CLUSTER_MAX_POWER_W,
     CONF_CAPACITY_KWH,
     CONF_CAPACITY_TARIFF,
     CONF_ENERGY_TAX,
@@ -55,7 +56,6 @@ from .const import (
     CONF_ROUND_TRIP_EFFICIENCY,
     CONF_VAT_PERCENT,
     DEFAULT_OPTIONS,
-    DEVICE_MAX_POWER_W,
     DEVICE_MAX_SOC_PERCENT,
     DEVICE_MIN_POWER_W,
     DEVICE_MIN_SOC_PERCENT,
@@ -84,9 +84,9 @@ NUMBER_OPTIONS: Final[dict[str, NumberOption]] = {
     CONF_CAPACITY_KWH: NumberOption(0.5, 100, 0.01, "kWh"),
     CONF_MIN_SOC: NumberOption(DEVICE_MIN_SOC_PERCENT, DEVICE_MAX_SOC_PERCENT, 1, "%"),
     CONF_MAX_SOC: NumberOption(DEVICE_MIN_SOC_PERCENT, DEVICE_MAX_SOC_PERCENT, 1, "%"),
-    CONF_MAX_CHARGE_W: NumberOption(DEVICE_MIN_POWER_W, DEVICE_MAX_POWER_W, 10, "W", integer=True),
+    CONF_MAX_CHARGE_W: NumberOption(DEVICE_MIN_POWER_W, CLUSTER_MAX_POWER_W, 10, "W", integer=True),
     CONF_MAX_DISCHARGE_W: NumberOption(
-        DEVICE_MIN_POWER_W, DEVICE_MAX_POWER_W, 10, "W", integer=True
+        DEVICE_MIN_POWER_W, CLUSTER_MAX_POWER_W, 10, "W", integer=True
     ),
     CONF_MAX_GRID_PEAK_W: NumberOption(500, 100_000, 100, "W", integer=True),
     CONF_MIN_SPREAD_PERCENT: NumberOption(0, 500, 1, "%"),

@@ -46,6 +46,7 @@ from .indevolt_snapshot import (
     BatterySnapshot,
     BatteryState,
     RealtimeAction,
+    RealtimeReadback,
     WorkingMode,
     normalise_value,
     parse_registers,
@@ -121,6 +122,8 @@ class IndevoltClient:
         self.timeout_s = timeout_s
         # Which register set `get_data` reads by default (indevolt_registers.py).
         self.generation = generation
+        # The last real-time command the device accepted (for the readback of 6107-6109).
+        self.last_realtime: RealtimeReadback | None = None
         # One middleware per client: it keeps the nonce of the last challenge, so later requests
         # authenticate up front instead of taking a 401 round trip each time.
         self._middlewares = (
@@ -220,6 +223,7 @@ class IndevoltClient:
         The device honours it only in `WorkingMode.REALTIME`; limits are the caller's to check.
         """
         await self._set_data(REG_WRITE_REALTIME, [int(action), int(watts), int(soc_percent)])
+        self.last_realtime = RealtimeReadback(int(action), int(watts), int(soc_percent))
 
     async def write_setting(self, register: int, value: int) -> None:
         """Write one device setting (`register` = [value]); ranges are the caller's to check."""
