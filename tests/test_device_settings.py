@@ -33,6 +33,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ems.const import (
     CONF_INDEVOLT_GENERATION,
+    CONF_INDEVOLT_MAX_DISCHARGE_W,
+    CONF_MAX_CHARGE_W,
     CONF_MAX_DISCHARGE_W,
     DEFAULT_OPTIONS,
     DOMAIN,
@@ -40,12 +42,13 @@ from custom_components.ems.const import (
 from custom_components.ems.controller import BatteryController
 from custom_components.ems.devices.indevolt_registers import (
     BACKUP_SOC,
+    FAST_REGISTERS_BY_GENERATION,
     FEED_IN_LIMIT,
     INVERTER_INPUT_LIMIT,
     MAX_AC_OUTPUT,
-    POLL_REGISTERS_BY_GENERATION,
     PowerLimit,
 )
+from custom_components.ems.options import entry_options
 from ems_simulator import DeviceSettings, RunningSimulator, Simulator
 
 from .conftest import SIM_START, FakeClock
@@ -307,7 +310,7 @@ async def test_generation_1_is_detected_stored_and_polled(
     sim.requests.clear()
     await refresh(hass, init_integration)
     [poll] = [r for r in sim.requests if r.path == "/rpc/Indevolt.GetData"]
-    assert poll.config == {"t": list(POLL_REGISTERS_BY_GENERATION[1])}
+    assert poll.config == {"t": list(FAST_REGISTERS_BY_GENERATION[1])}
     # The meter power of generation 1 is register 21028.
     assert init_integration.runtime_data.coordinator.data.battery.meter_power_w is not None
     assert hass.states.get("sensor.indevolt_cms_bk1600_grid_power_battery_ct").state not in (
@@ -346,3 +349,27 @@ async def test_bypass_switch_only_where_the_model_has_one(
     assert hass.states.get(SWITCH + "bypass_socket") is None
     assert hass.states.get(SWITCH + "grid_charging") is not None
     assert DOMAIN in hass.config.components
+
+
+@pytest.mark.parametrize(("units", "limit"), [(1, 2400), (3, 7200)])
+async def test_the_power_options_never_exceed_the_device(
+    hass: HomeAssistant,
+    *,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    device: DeviceSettings,
+    units: int,
+    limit: int,
+) -> None:
+    """The optimiser and the controller read the options capped at what the device reports."""
+    device.units = units
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    hass.config_entries.async_update_entry(
+        mock_config_entry,
+        options={**DEFAULT_OPTIONS, CONF_MAX_CHARGE_W: 10800, CONF_MAX_DISCHARGE_W: 10800},
+    )
+    options = entry_options(mock_config_entry)
+    assert (options[CONF_MAX_CHARGE_W], options[CONF_MAX_DISCHARGE_W]) == (limit, limit)
+    assert mock_config_entry.data[CONF_INDEVOLT_MAX_DISCHARGE_W] == limit

@@ -12,7 +12,11 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.ems.const import DOMAIN, MODE_REPORT_LAG_POLLS
 from custom_components.ems.controller import BatteryController
 from custom_components.ems.device_readback import DeviceReadback, ReadbackStatus
-from custom_components.ems.devices.indevolt_registers import BACKUP_SOC, GRID_CHARGING
+from custom_components.ems.devices.indevolt_registers import (
+    BACKUP_SOC,
+    GRID_CHARGING,
+    SLOW_POLL_EVERY,
+)
 from custom_components.ems.devices.indevolt_snapshot import BatterySnapshot, RealtimeReadback
 from ems_simulator import DeviceSettings, RunningSimulator, Simulator
 
@@ -166,13 +170,17 @@ async def test_packs_are_devices_and_a_pack_that_is_gone_is_removed(
     soc = hass.states.get("sensor.battery_pack_2_state_of_charge")
     assert soc is not None
     assert soc.state == "50"
-    # Pack 2 is taken out: its device and entities go at the next poll.
+    # Pack 2 is taken out: its device and entities go at the next poll of the slow registers.
     sim.device.extension_packs = 1
+    for _ in range(SLOW_POLL_EVERY - 1):
+        await refresh(hass, init_integration)
+    assert f"{INDEVOLT_SERIAL}_pack_2" in pack_devices()
     await refresh(hass, init_integration)
     assert sorted(pack_devices()) == [f"{INDEVOLT_SERIAL}_pack_{number}" for number in (0, 1)]
     assert entity_registry.async_get("sensor.battery_pack_2_state_of_charge") is None
     # Put back: it returns.
     sim.device.extension_packs = 2
-    await refresh(hass, init_integration)
+    for _ in range(SLOW_POLL_EVERY):
+        await refresh(hass, init_integration)
     assert f"{INDEVOLT_SERIAL}_pack_2" in pack_devices()
     assert hass.states.get("sensor.battery_pack_2_state_of_charge") is not None

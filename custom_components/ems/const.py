@@ -17,6 +17,10 @@ CONF_P1_SERIAL: Final = "p1_serial"
 CONF_INDEVOLT_SERIAL: Final = "indevolt_serial"
 # The Indevolt's register generation (1 or 2, devices/indevolt_registers.py), stored at set-up.
 CONF_INDEVOLT_GENERATION: Final = "indevolt_generation"
+# The Indevolt's own charge and discharge limits (registers 114 / 115, a cluster's sum), W, as
+# last read: the power options never exceed them.
+CONF_INDEVOLT_MAX_CHARGE_W: Final = "indevolt_max_charge_w"
+CONF_INDEVOLT_MAX_DISCHARGE_W: Final = "indevolt_max_discharge_w"
 # The P1 keys of the last successful poll: the P1 sensors to create while the meter is down.
 CONF_P1_KEYS: Final = "p1_keys"
 

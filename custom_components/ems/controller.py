@@ -258,6 +258,7 @@ class BatteryController:
             except DeviceError as err:
                 raise _device_error(err, ControlAction.SET_SETTING) from err
             coordinator.readback.note_setting(setting, value, coordinator.battery_reads)
+            coordinator.indevolt.refresh_slow_registers()
         LOGGER.info("Battery setting %s = %s (%s)", setting.key, value, source)
         await coordinator.async_request_refresh()
 

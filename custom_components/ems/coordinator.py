@@ -19,6 +19,8 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 
 from .const import (
     CONF_INDEVOLT_GENERATION,
+    CONF_INDEVOLT_MAX_CHARGE_W,
+    CONF_INDEVOLT_MAX_DISCHARGE_W,
     CONF_INDEVOLT_SERIAL,
     CONF_P1_KEYS,
     CONF_P1_SERIAL,
@@ -31,7 +33,7 @@ from .const import (
 from .device_readback import DeviceReadback
 from .devices.errors import AuthenticationError, DeviceError, P1ApiDisabledError
 from .devices.indevolt import BatterySnapshot, IndevoltClient, IndevoltDeviceInfo, WorkingMode
-from .devices.indevolt_registers import generation_of
+from .devices.indevolt_registers import PowerLimit, generation_of
 from .devices.p1 import P1Client, P1Data, P1Device
 from .reconciliation import Reconciler, Reconciliation
 from .repair_issues import RepairIssues
@@ -277,6 +279,7 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
         if battery is not None:
             for warning in self.readback.check(battery, self.battery_reads):
                 LOGGER.warning(warning)
+            self._store_power_limits(battery)
         reconciliation = self._reconciler.update(
             started,
             None if p1 is None else p1.active_power_w,
@@ -317,6 +320,17 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
             snapshot = await self.indevolt.get_data()
             self.battery_reads += 1
             return snapshot
+
+    def _store_power_limits(self, battery: BatterySnapshot) -> None:
+        """Keep the device's charge and discharge limits in the entry when they change."""
+        generation = self.indevolt.generation
+        limits = {
+            CONF_INDEVOLT_MAX_CHARGE_W: battery.power_limit_w(PowerLimit.CHARGE, generation),
+            CONF_INDEVOLT_MAX_DISCHARGE_W: battery.power_limit_w(PowerLimit.DISCHARGE, generation),
+        }
+        data = self.config_entry.data
+        if any(data.get(key) != value for key, value in limits.items()):
+            self.hass.config_entries.async_update_entry(self.config_entry, data={**data, **limits})
 
     def _adopt_battery_info(self, info: IndevoltDeviceInfo) -> None:
         """Keep the battery's identity; read its generation's registers, stored in the entry."""

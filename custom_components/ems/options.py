@@ -38,6 +38,8 @@ from .const import (
     CONF_EXPORT_USES_EFFECTIVE_PRICE,
     CONF_FEED_IN_COST,
     CONF_IMPORT_MARKUP,
+    CONF_INDEVOLT_MAX_CHARGE_W,
+    CONF_INDEVOLT_MAX_DISCHARGE_W,
     CONF_INVERT_BATTERY_POWER,
     CONF_MAX_CHARGE_W,
     CONF_MAX_DISCHARGE_W,
@@ -143,8 +145,19 @@ CLEARABLE_OPTIONS: Final = (*ENTITY_OPTIONS, CONF_NET_METERING_UNTIL)
 
 
 def entry_options(entry: ConfigEntry) -> dict[str, Any]:
-    """An entry's options with the defaults filled in, read live (they change without a reload)."""
-    return {**DEFAULT_OPTIONS, **entry.options}
+    """An entry's options with the defaults filled in, read live (they change without a reload).
+
+    The power options are capped at the device's own limits as last read (a cluster takes
+    more than one unit; one unit less than a cluster's 10800 W the form allows).
+    """
+    options = {**DEFAULT_OPTIONS, **entry.options}
+    for option, device_limit in (
+        (CONF_MAX_CHARGE_W, CONF_INDEVOLT_MAX_CHARGE_W),
+        (CONF_MAX_DISCHARGE_W, CONF_INDEVOLT_MAX_DISCHARGE_W),
+    ):
+        if (limit := entry.data.get(device_limit)) is not None:
+            options[option] = min(int(options[option]), int(limit))
+    return options
 
 
 class OptionsValidationError(ValueError):

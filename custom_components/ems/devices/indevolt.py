@@ -34,13 +34,15 @@ from .errors import (
 )
 from .indevolt_registers import (
     DESIGN_REGISTERS,
+    FAST_REGISTERS_BY_GENERATION,
     GENERATION_2,
     POLL_REGISTERS,
-    POLL_REGISTERS_BY_GENERATION,
     REG_SERIAL,
     REG_WORKING_MODE,
     REG_WRITE_REALTIME,
     REG_WRITE_WORKING_MODE,
+    SLOW_POLL_EVERY,
+    SLOW_REGISTERS_BY_GENERATION,
 )
 from .indevolt_snapshot import (
     BatterySnapshot,
@@ -124,6 +126,11 @@ class IndevoltClient:
         self.generation = generation
         # The last real-time command the device accepted (for the readback of 6107-6109).
         self.last_realtime: RealtimeReadback | None = None
+        # The slow registers as last read (None: read them at the next poll), and for which
+        # generation; polls since.
+        self._slow_values: dict[int, float | int | str] | None = None
+        self._slow_generation = generation
+        self._polls_since_slow = 0
         # One middleware per client: it keeps the nonce of the last challenge, so later requests
         # authenticate up front instead of taking a 401 round trip each time.
         self._middlewares = (
@@ -149,13 +156,13 @@ class IndevoltClient:
         self._method = method
 
     async def get_data(self, registers: Iterable[int] | None = None) -> BatterySnapshot:
-        """Read `registers` (default: the generation's poll set), <= 50 keys a request.
+        """Read `registers`, <= 50 keys a request; by default, poll (see `poll`).
 
         Duplicates are asked once. Keys the firmware does not know are absent from the snapshot,
         as are implausible values (logged once per register until a valid value arrives).
         """
         if registers is None:
-            registers = POLL_REGISTERS_BY_GENERATION[self.generation]
+            return await self.poll()
         keys = list(dict.fromkeys(registers))
         merged: dict[int, float | int | str] = {}
         rejected: dict[int, str] = {}
@@ -167,6 +174,38 @@ class IndevoltClient:
             rejected.update(batch_rejected)
         self._rejections.update(rejected, merged)
         return BatterySnapshot(registers=merged, invalid_registers=frozenset(rejected))
+
+    async def poll(self) -> BatterySnapshot:
+        """Read the generation's registers: the fast ones, and the slow ones when due.
+
+        The slow registers (identity, settings, limits, packs) are read at the first poll, every
+        `SLOW_POLL_EVERY` polls and after `refresh_slow_registers()`; in between, the snapshot
+        carries their last values.
+        """
+        generation = self.generation
+        fast = FAST_REGISTERS_BY_GENERATION[generation]
+        cached = self._slow_values
+        if (
+            cached is not None
+            and self._slow_generation == generation
+            and self._polls_since_slow < SLOW_POLL_EVERY - 1
+        ):
+            self._polls_since_slow += 1
+            snapshot = await self.get_data(fast)
+            return BatterySnapshot(
+                registers={**cached, **snapshot.registers},
+                invalid_registers=snapshot.invalid_registers,
+            )
+        slow = SLOW_REGISTERS_BY_GENERATION[generation]
+        snapshot = await self.get_data((*fast, *slow))
+        self._slow_values = {k: v for k, v in snapshot.registers.items() if k in slow}
+        self._slow_generation = generation
+        self._polls_since_slow = 0
+        return snapshot
+
+    def refresh_slow_registers(self) -> None:
+        """Read the slow registers at the next poll (a setting was written)."""
+        self._slow_values = None
 
     async def get_config(self) -> IndevoltDeviceInfo:
         """Read model, serial, MAC and firmware (`Sys.GetConfig`).

@@ -208,18 +208,14 @@ DESIGN_REGISTERS: Final[tuple[int, ...]] = (
     REG_METER_POWER,
 )
 
-# Both generations: the design registers, identity, capacity, the real-time command read back,
-# and what the entities of both generations show. Absent keys are harmless.
-_COMMON_REGISTERS: Final[tuple[int, ...]] = (
+# Every poll: what changes from one poll to the next (both generations: the design registers,
+# the meter connection, the real-time command read back, bypass and PV strings 1-2).
+_FAST_COMMON: Final[tuple[int, ...]] = (
     *DESIGN_REGISTERS,
-    REG_SERIAL,
-    REG_RATED_CAPACITY,
-    REG_BACKUP_SOC,
     REG_METER_CONNECTION,
     REG_REALTIME_COMMAND,
     REG_REALTIME_SOC,
     REG_REALTIME_POWER,
-    REG_CLUSTER_ROLE,
     REG_BYPASS_POWER,
     REG_TOTAL_AC_OUTPUT_ENERGY,
     REG_OFF_GRID_OUTPUT_ENERGY,
@@ -228,12 +224,21 @@ _COMMON_REGISTERS: Final[tuple[int, ...]] = (
     REG_PV_CURRENTS[0],
     REG_PV_CURRENTS[1],
 )
+# Identity, settings, limits and the packs change rarely: read at the first poll, every
+# `SLOW_POLL_EVERY` polls, and at the poll after ems writes a setting. One request (<= 50
+# keys) then reads each poll, as before these were added.
+_SLOW_COMMON: Final[tuple[int, ...]] = (
+    REG_SERIAL,
+    REG_RATED_CAPACITY,
+    REG_BACKUP_SOC,
+    REG_CLUSTER_ROLE,
+)
+SLOW_POLL_EVERY: Final = 12
 
-POLL_REGISTERS_BY_GENERATION: Final[dict[int, tuple[int, ...]]] = {
-    GENERATION_1: (*_COMMON_REGISTERS, REG_METER_POWER_GEN1, *REG_GEN1_MOS_TEMPERATURES),
+FAST_REGISTERS_BY_GENERATION: Final[dict[int, tuple[int, ...]]] = {
+    GENERATION_1: (*_FAST_COMMON, REG_METER_POWER_GEN1, *REG_GEN1_MOS_TEMPERATURES),
     GENERATION_2: (
-        *_COMMON_REGISTERS,
-        REG_GRID_CHARGING,
+        *_FAST_COMMON,
         REG_PV3_POWER,
         REG_PV4_POWER,
         REG_PV_VOLTAGES[2],
@@ -242,6 +247,13 @@ POLL_REGISTERS_BY_GENERATION: Final[dict[int, tuple[int, ...]]] = {
         REG_PV_CURRENTS[3],
         REG_GRID_VOLTAGE,
         REG_GRID_FREQUENCY,
+    ),
+}
+SLOW_REGISTERS_BY_GENERATION: Final[dict[int, tuple[int, ...]]] = {
+    GENERATION_1: _SLOW_COMMON,
+    GENERATION_2: (
+        *_SLOW_COMMON,
+        REG_GRID_CHARGING,
         REG_MAX_CHARGE_POWER,
         REG_MAX_DISCHARGE_POWER,
         REG_BYPASS_ENABLED,
@@ -250,6 +262,11 @@ POLL_REGISTERS_BY_GENERATION: Final[dict[int, tuple[int, ...]]] = {
         REG_MAX_AC_OUTPUT,
         *(register for pack in BATTERY_PACKS for register in pack.registers),
     ),
+}
+# Everything a generation's polls read.
+POLL_REGISTERS_BY_GENERATION: Final[dict[int, tuple[int, ...]]] = {
+    generation: (*fast, *SLOW_REGISTERS_BY_GENERATION[generation])
+    for generation, fast in FAST_REGISTERS_BY_GENERATION.items()
 }
 POLL_REGISTERS: Final = POLL_REGISTERS_BY_GENERATION[GENERATION_2]
 
