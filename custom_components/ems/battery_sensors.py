@@ -114,11 +114,13 @@ def _pv_string(number: int) -> tuple[DeviceSensorDescription, ...]:
     return (
         _measurement(
             voltage, "pv_input_voltage", _V, SensorDeviceClass.VOLTAGE, 1,
-            generations=generations, translation_placeholders=placeholders, entity_registry_enabled_default=False,
+            generations=generations, translation_placeholders=placeholders,
+            entity_registry_enabled_default=False,
         ),
         _measurement(
             current, "pv_input_current", _A, SensorDeviceClass.CURRENT, 2,
-            generations=generations, translation_placeholders=placeholders, entity_registry_enabled_default=False,
+            generations=generations, translation_placeholders=placeholders,
+            entity_registry_enabled_default=False,
         ),
     )  # fmt: skip
 
@@ -198,7 +200,10 @@ DEVICE_SENSORS: Final[tuple[DeviceSensorDescription, ...]] = (
         native_unit_of_measurement=PERCENTAGE,
         entity_category=EntityCategory.DIAGNOSTIC,
     ),
-    _measurement(6109, "realtime_power", _W, SensorDeviceClass.POWER, 0, entity_category=EntityCategory.DIAGNOSTIC),
+    _measurement(
+        6109, "realtime_power", _W, SensorDeviceClass.POWER, 0,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
     _measurement(
         114, "max_charge_power", _W, SensorDeviceClass.POWER, 0,
         generations=ONLY_GENERATION_2, entity_category=EntityCategory.DIAGNOSTIC,

@@ -380,7 +380,9 @@ class BatteryController:
                         may_have_switched = False  # a rejection changes nothing
                         raise
                     coordinator.note_working_mode_written(WorkingMode.REALTIME)
-                if send is not None:
+                if send is None:
+                    coordinator.readback.note_released()  # a mode switch drops the command
+                else:
                     await send()
                     if (sent := coordinator.indevolt.last_realtime) is not None:
                         coordinator.readback.note_command(sent, coordinator.battery_reads)
@@ -411,7 +413,6 @@ class BatteryController:
                     self._restore_pending = True
                 raise _device_error(err, action) from err
             coordinator.note_working_mode_written(mode)
-            coordinator.readback.note_released()
             await self._async_forget()
         LOGGER.info("Battery: working mode %s (%s)", mode.name.lower(), source)
         self._after_command(action, source, mode)
@@ -460,6 +461,7 @@ class BatteryController:
 
     async def _async_forget(self) -> None:
         """The battery is no longer forced by ems (battery lock held)."""
+        self._coordinator.readback.note_released()
         self._cancel_deadline_timer()
         self._forced = None
         self._restore_pending = False
@@ -503,7 +505,6 @@ class BatteryController:
             self._restore_pending = True
             return
         coordinator.note_working_mode_written(WorkingMode.SELF_CONSUMED)
-        coordinator.readback.note_released()
         await self._async_forget()
         LOGGER.info("Restored self-consumption mode on the Indevolt: %s", reason)
         coordinator.async_update_listeners()

@@ -6,8 +6,8 @@ the controller notes what it sent and the number of battery reads so far; the fi
 read the battery after the write compares the registers with it (6107-6109 for 47015, the
 setting's read register for a setting). The working mode (7101) may lag a write by a poll or
 two, and so may these: a difference counts as a mismatch only when it is still there at the
-`MODE_REPORT_LAG_POLLS`-th poll after the write. Each mismatch episode gives one warning; the command's status is
-shown by a diagnostic sensor. Pure logic: the caller logs and polls.
+`MODE_REPORT_LAG_POLLS`-th poll after the write. Each mismatch episode gives one warning; the
+command's status is shown by a diagnostic sensor. Pure logic: the caller logs and polls.
 """
 
 from __future__ import annotations

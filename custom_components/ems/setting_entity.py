@@ -1,4 +1,4 @@
-"""The device settings as entities (numbers and switches): shown as polled, written by the controller.
+"""The device settings as entities (numbers, switches): shown as polled, written by the controller.
 
 A setting's entity exists for the generations that have it and, when the battery answered at
 set-up, only if it reports the setting's read register (the bypass socket exists on some models

@@ -163,6 +163,9 @@ class IndevoltClient:
         """
         if registers is None:
             return await self.poll()
+        return await self._read(registers)
+
+    async def _read(self, registers: Iterable[int]) -> BatterySnapshot:
         keys = list(dict.fromkeys(registers))
         merged: dict[int, float | int | str] = {}
         rejected: dict[int, str] = {}
@@ -191,13 +194,13 @@ class IndevoltClient:
             and self._polls_since_slow < SLOW_POLL_EVERY - 1
         ):
             self._polls_since_slow += 1
-            snapshot = await self.get_data(fast)
+            snapshot = await self._read(fast)
             return BatterySnapshot(
                 registers={**cached, **snapshot.registers},
                 invalid_registers=snapshot.invalid_registers,
             )
         slow = SLOW_REGISTERS_BY_GENERATION[generation]
-        snapshot = await self.get_data((*fast, *slow))
+        snapshot = await self._read((*fast, *slow))
         self._slow_values = {k: v for k, v in snapshot.registers.items() if k in slow}
         self._slow_generation = generation
         self._polls_since_slow = 0

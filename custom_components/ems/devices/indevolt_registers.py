@@ -209,9 +209,11 @@ DESIGN_REGISTERS: Final[tuple[int, ...]] = (
 )
 
 # Every poll: what changes from one poll to the next (both generations: the design registers,
-# the meter connection, the real-time command read back, bypass and PV strings 1-2).
+# the meter connection, the real-time command read back, bypass and PV strings 1-2), and the
+# backup SOC: the discharge floor (soc_floor.py) must follow a change made in the app at once.
 _FAST_COMMON: Final[tuple[int, ...]] = (
     *DESIGN_REGISTERS,
+    REG_BACKUP_SOC,
     REG_METER_CONNECTION,
     REG_REALTIME_COMMAND,
     REG_REALTIME_SOC,
@@ -227,12 +229,7 @@ _FAST_COMMON: Final[tuple[int, ...]] = (
 # Identity, settings, limits and the packs change rarely: read at the first poll, every
 # `SLOW_POLL_EVERY` polls, and at the poll after ems writes a setting. One request (<= 50
 # keys) then reads each poll, as before these were added.
-_SLOW_COMMON: Final[tuple[int, ...]] = (
-    REG_SERIAL,
-    REG_RATED_CAPACITY,
-    REG_BACKUP_SOC,
-    REG_CLUSTER_ROLE,
-)
+_SLOW_COMMON: Final[tuple[int, ...]] = (REG_SERIAL, REG_RATED_CAPACITY, REG_CLUSTER_ROLE)
 SLOW_POLL_EVERY: Final = 12
 
 FAST_REGISTERS_BY_GENERATION: Final[dict[int, tuple[int, ...]]] = {
