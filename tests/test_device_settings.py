@@ -373,3 +373,12 @@ async def test_the_power_options_never_exceed_the_device(
     options = entry_options(mock_config_entry)
     assert (options[CONF_MAX_CHARGE_W], options[CONF_MAX_DISCHARGE_W]) == (limit, limit)
     assert mock_config_entry.data[CONF_INDEVOLT_MAX_DISCHARGE_W] == limit
+
+
+async def test_a_switch_reading_neither_on_nor_off_is_unknown(
+    hass: HomeAssistant, init_integration: MockConfigEntry, sim: Simulator
+) -> None:
+    sim.indevolt_faults.raw_values = {"2618": "1005"}
+    init_integration.runtime_data.coordinator.indevolt.refresh_slow_registers()
+    await refresh(hass, init_integration)
+    assert hass.states.get(SWITCH + "grid_charging").state == "unknown"

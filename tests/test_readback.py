@@ -12,10 +12,12 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.ems.const import DOMAIN, MODE_REPORT_LAG_POLLS
 from custom_components.ems.controller import BatteryController
 from custom_components.ems.device_readback import DeviceReadback, ReadbackStatus
+from custom_components.ems.devices.indevolt import WorkingMode
 from custom_components.ems.devices.indevolt_registers import (
     BACKUP_SOC,
     GRID_CHARGING,
     SLOW_POLL_EVERY,
+    generation_of,
 )
 from custom_components.ems.devices.indevolt_snapshot import BatterySnapshot, RealtimeReadback
 from ems_simulator import DeviceSettings, RunningSimulator, Simulator
@@ -77,6 +79,11 @@ async def test_the_next_poll_confirms_the_command(
     assert hass.states.get(COMMAND).state == "charge"
     assert hass.states.get("sensor.indevolt_cms_sf2000_real_time_command_power").state == "1200"
     assert readback_warnings(caplog) == []
+    # Real-time mode written again: the device drops its command, there is nothing to hold.
+    await controller.async_set_working_mode(WorkingMode.REALTIME)
+    assert hass.states.get(READBACK).state == "none"
+    await controller.async_discharge(600, 30)
+    assert hass.states.get(READBACK).state == "pending"
     await controller.async_restore_auto_mode()
     assert hass.states.get(READBACK).state == "none"
 
@@ -184,3 +191,20 @@ async def test_packs_are_devices_and_a_pack_that_is_gone_is_removed(
         await refresh(hass, init_integration)
     assert f"{INDEVOLT_SERIAL}_pack_2" in pack_devices()
     assert hass.states.get("sensor.battery_pack_2_state_of_charge") is not None
+
+
+async def test_a_setting_is_compared_only_after_the_write_and_no_readback_is_no_command() -> None:
+    readback = DeviceReadback()
+    readback.note_setting(BACKUP_SOC, 30, reads_at_write=3)
+    assert readback.check(BatterySnapshot({6105: 10}), reads=3) == []  # read before the write
+    readback.note_command(RealtimeReadback(1, 500, 80), reads_at_write=3)
+    warnings: list[str] = []
+    for reads in range(4, 4 + MODE_REPORT_LAG_POLLS):
+        warnings += readback.check(BatterySnapshot({6105: 10}), reads)
+    assert warnings[0].endswith("sent [1, 500 W, 80 %], it reports no command")
+
+
+def test_generation_of_a_device_without_a_type() -> None:
+    assert generation_of(None) == 2
+    assert generation_of("CMS-SF2000") == 2
+    assert generation_of("CMS-BK1600") == 1
