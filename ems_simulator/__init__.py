@@ -11,7 +11,16 @@ See docs/simulator.md.
 """
 
 from .faults import Faults
+from .indevolt_device import DeviceSettings
 from .model import HomeModel
 from .server import RequestRecord, RunningSimulator, Simulator, serve
 
-__all__ = ["Faults", "HomeModel", "RequestRecord", "RunningSimulator", "Simulator", "serve"]
+__all__ = [
+    "DeviceSettings",
+    "Faults",
+    "HomeModel",
+    "RequestRecord",
+    "RunningSimulator",
+    "Simulator",
+    "serve",
+]

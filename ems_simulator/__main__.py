@@ -8,6 +8,7 @@ import contextlib
 from datetime import datetime
 
 from .faults import Faults
+from .indevolt_device import DeviceSettings
 from .server import Simulator, serve
 
 
@@ -59,6 +60,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--indevolt-get-only", action="store_true", help="POST answered 405")
     parser.add_argument("--indevolt-string-numbers", action="store_true")
     parser.add_argument("--indevolt-reject-commands", action="store_true")
+    hardware = parser.add_argument_group("indevolt device")
+    hardware.add_argument("--generation", type=int, default=2, choices=(1, 2))
+    hardware.add_argument("--units", type=int, default=1, choices=(1, 2, 3), help="cluster size")
+    hardware.add_argument("--packs", type=int, default=1, help="extension packs (0-5)")
+    hardware.add_argument("--no-meter", action="store_true", help="no meter (CT) connected")
+    hardware.add_argument(
+        "--mode-report-lag", type=int, default=0, metavar="S", help="7101 lags a write by S s"
+    )
     parser.add_argument(
         "--indevolt-missing",
         type=int,
@@ -106,7 +115,14 @@ async def _run(args: argparse.Namespace) -> None:
         indevolt_faults=indevolt_faults,
         ct_reversed=args.ct_reversed,
         battery_charge_positive=not args.battery_discharge_positive,
+        device=DeviceSettings(
+            generation=args.generation,
+            units=args.units,
+            extension_packs=args.packs,
+            meter_connected=not args.no_meter,
+        ),
     )
+    simulator.model.mode_report_lag_s = args.mode_report_lag
     async with serve(simulator, args.host, args.p1_port, args.indevolt_port) as running:
         print(f"P1 meter: {running.p1_url}  Indevolt: {running.indevolt_url}  (Ctrl+C to stop)")
         await asyncio.Event().wait()

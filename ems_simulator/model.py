@@ -122,6 +122,9 @@ class HomeModel:
         self.ct_gain = ct_gain
         self.ct_reversed = ct_reversed
         self.battery_charge_positive = battery_charge_positive
+        # What the battery (a whole cluster) takes and delivers; the simulator's device sets it.
+        self.max_charge_w = MAX_POWER_W
+        self.max_discharge_w = MAX_POWER_W
         self.mode = MODE_SELF_CONSUMPTION
         # Seconds after a mode change during which 7101 still reports the previous mode (real
         # firmware is suspected to lag by a poll or two); 0 reports the new mode at once.
@@ -131,6 +134,7 @@ class HomeModel:
         self.command = RealtimeCommand()
         self.grid_charging = False
         # False: no meter (CT) is connected to the battery: 7120 reads 1001 and 11016 stays 0.
+        # The server sets it from the device's settings (`DeviceSettings.meter_connected`).
         self.meter_connected = True
         self.tick = 0
         self.energy_wh = capacity_kwh * 1000 * initial_soc_percent / 100
@@ -210,7 +214,8 @@ class HomeModel:
             return True
         if action not in (1, 2):
             return False
-        if not MIN_COMMAND_POWER_W <= watts <= MAX_POWER_W:
+        limit_w = self.max_charge_w if action == 1 else self.max_discharge_w
+        if not MIN_COMMAND_POWER_W <= watts <= limit_w:
             return False
         if not MIN_COMMAND_SOC_PERCENT <= soc_percent <= MAX_COMMAND_SOC_PERCENT:
             return False
@@ -239,9 +244,9 @@ class HomeModel:
         return 0.0
 
     def _limit_w(self, setpoint_w: float, pv_w: float) -> float:
-        power = max(-MAX_POWER_W, min(MAX_POWER_W, setpoint_w))
-        # The inverter's AC side is limited too: |pv - battery| <= MAX_POWER_W.
-        power = max(pv_w - MAX_POWER_W, min(pv_w + MAX_POWER_W, power))
+        power = max(-self.max_discharge_w, min(self.max_charge_w, setpoint_w))
+        # The inverter's AC side is limited too: AC output <= discharge, AC input <= charge.
+        power = max(pv_w - self.max_discharge_w, min(pv_w + self.max_charge_w, power))
         capacity_wh = self.capacity_kwh * 1000
         floor_wh = capacity_wh * self.backup_soc_percent / 100
         room_w = max(0.0, (capacity_wh - self.energy_wh) * 3600 / self.charge_efficiency)

@@ -8,6 +8,8 @@ serve the same control API, which acts on the whole simulator (faults are per de
 - `POST /sim/faults`    `{"p1": {"api_disabled": true}, "indevolt": {"reset": true, ...}}`
 - `POST /sim/model`     `{"soc_percent": 80, "ct_reversed": true, "ct_gain": 1.0,
                           "battery_charge_positive": false}`
+- `POST /sim/device`    `{"units": 3, "generation": 1, "meter_connected": false, ...}`
+                        (the Indevolt's `DeviceSettings`, indevolt_device.py)
 - `GET  /sim/requests`  every device request received, oldest first (control calls not logged)
 - `DELETE /sim/requests` clear that log
 """
@@ -30,6 +32,7 @@ from aiohttp import web
 
 from .faults import HANG_S, Faults
 from .hostile import endless_reply, huge_reply, nested_json_reply, with_raw_values
+from .indevolt_device import DeviceSettings, device_registers, write_setting
 from .model import HomeModel
 
 P1 = "p1"
@@ -85,6 +88,7 @@ class Simulator:
         indevolt_faults: Faults | None = None,
         ct_reversed: bool = False,
         battery_charge_positive: bool = True,
+        device: DeviceSettings | None = None,
     ) -> None:
         """Create the model and the fault knobs; serve with `p1_app()` / `indevolt_app()`."""
         self.clock = clock
@@ -96,6 +100,8 @@ class Simulator:
             battery_charge_positive=battery_charge_positive,
         )
         self.config_sn = config_sn
+        self.device = device or DeviceSettings()
+        self._apply_device()
         self.faults = {P1: p1_faults or Faults(), INDEVOLT: indevolt_faults or Faults()}
         self.requests: list[RequestRecord] = []
         self._nonces: set[str] = set()
@@ -245,7 +251,9 @@ class Simulator:
         if len(keys) > MAX_KEYS:
             return web.json_response({"error": "too many keys"}, status=400)
         faults = self.indevolt_faults
-        known = self.model.registers(INDEVOLT_SERIAL)
+        # The device's settings say whether a meter is connected; the physics zero the CT then.
+        self.model.meter_connected = self.device.meter_connected
+        known = device_registers(self.model, self.device, INDEVOLT_SERIAL)
         reply: dict[str, object] = {}
         for key in keys:
             if key in known and key not in faults.missing_registers:
@@ -275,21 +283,22 @@ class Simulator:
         if register == 47005 and len(values) == 1:
             return model.set_mode(values[0])
         if register == 47015 and len(values) == 3:
+            if self.device.ignores_commands:
+                return True  # confirmed, and not held: what the readback check must notice
             return model.set_realtime(*values)
-        if register == 1142 and len(values) == 1 and 0 <= values[0] <= 100:
-            model.backup_soc_percent = values[0]
-            return True
-        if register == 1143 and len(values) == 1 and values[0] in (0, 1):
-            model.grid_charging = bool(values[0])
-            return True
-        return False
+        return bool(write_setting(model, self.device, register, values))
+
+    def _apply_device(self) -> None:
+        """Give the physics the device's (cluster's) power limits."""
+        self.model.max_charge_w = self.device.charge_limit_w
+        self.model.max_discharge_w = self.device.discharge_limit_w
 
     async def _get_config(self, request: web.Request) -> web.Response:
         now = self.model.now()
         device = {
             "hostname": "",
             "timezone": 60,
-            "type": "CMS-SF2000",
+            "type": self.device.device_type,
             "sn": self.config_sn,
             "mac": "7C3E82EF997F",
             "fw": "T1.4.06_ROOD. 072_M4801_0000002C",
@@ -308,6 +317,7 @@ class Simulator:
         app.router.add_get("/sim/faults", self._get_faults)
         app.router.add_post("/sim/faults", self._post_faults)
         app.router.add_post("/sim/model", self._post_model)
+        app.router.add_post("/sim/device", self._post_device)
         app.router.add_get("/sim/requests", self._get_requests)
         app.router.add_delete("/sim/requests", self._delete_requests)
 
@@ -328,6 +338,9 @@ class Simulator:
             "ct_reversed": model.ct_reversed,
             "ct_gain": model.ct_gain,
             "battery_charge_positive": model.battery_charge_positive,
+            "backup_soc_percent": model.backup_soc_percent,
+            "grid_charging": model.grid_charging,
+            "device": asdict(self.device),
             "faults": self._faults_dict(),
         }
 
@@ -368,6 +381,20 @@ class Simulator:
         self.model.advance()
         for name, value in body.items():
             setattr(self.model, name, value)
+        return web.json_response(self.state())
+
+    async def _post_device(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        if not isinstance(body, dict):
+            return web.json_response({"error": "expected an object"}, status=400)
+        trial = DeviceSettings(**asdict(self.device))
+        try:
+            trial.update(body)
+        except (TypeError, ValueError) as err:
+            return web.json_response({"error": str(err)}, status=400)
+        self.model.advance()
+        self.device = trial
+        self._apply_device()
         return web.json_response(self.state())
 
     async def _get_requests(self, request: web.Request) -> web.Response:

@@ -44,7 +44,7 @@ async def test_no_meter_is_no_ct_not_a_mismatch(
     # An empty battery and no sun: the house draws from the grid, which the P1 meter sees.
     model.pv_peak_w = 0.0
     model.energy_wh = model.capacity_kwh * 1000 * model.backup_soc_percent / 100
-    model.meter_connected = False
+    running_simulator.simulator.device.meter_connected = False
     for _ in range(4):
         await _poll(init_integration, sim_clock)
     assert hass.states.get(METER).state == STATE_OFF
@@ -52,7 +52,7 @@ async def test_no_meter_is_no_ct_not_a_mismatch(
     # No comparison without a meter, so no difference either.
     assert hass.states.get(DIFFERENCE).state == STATE_UNAVAILABLE
 
-    model.meter_connected = True
+    running_simulator.simulator.device.meter_connected = True
     await _poll(init_integration, sim_clock)
     assert hass.states.get(METER).state == STATE_ON
     assert hass.states.get(STATUS).state == "ok"

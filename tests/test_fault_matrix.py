@@ -143,8 +143,11 @@ class Harness:
                 await asyncio.sleep(0)
             for device in pending:
                 if self._replied(device):
+                    # The read ends, or sends its next batch (a poll of the slow registers
+                    # takes two requests), which the next clock step answers.
                     await self.run_until(
-                        lambda d=device: self.finished[d] >= target[d], "a late reply"
+                        lambda d=device: self.finished[d] >= target[d] or not self._replied(d),
+                        "a late reply",
                     )
         await self.run_until(lambda: not self._refresh_running(), "the refresh")
         await self.settle()

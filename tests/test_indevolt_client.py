@@ -32,6 +32,12 @@ from custom_components.ems.devices.indevolt import (
     normalise_value,
     parse_registers,
 )
+from custom_components.ems.devices.indevolt_registers import (
+    BATTERY_PACKS,
+    FAST_REGISTERS_BY_GENERATION,
+    POLL_REGISTERS_BY_GENERATION,
+    SLOW_POLL_EVERY,
+)
 from ems_simulator import RunningSimulator
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -54,8 +60,11 @@ def test_registers_constants() -> None:
 
 def test_fixture_gen2_mapping(load_fixture_json: Callable[[str], Any]) -> None:
     registers, rejected = parse_registers(load_fixture_json("indevolt_ha_core_gen_2_getdata.json"))
-    assert rejected == {}
+    # Core's made-up 2600 = 1200 is no grid voltage (the vendor documents 2600 in V).
+    assert rejected == {2600: "1200 is outside 0..300"}
     snapshot = BatterySnapshot(registers)
+    assert [pack.number for pack in snapshot.packs_present] == [0, 1, 2, 3, 4, 5]
+    assert snapshot.realtime_readback is None  # 6107-6109 are not in this reply
     assert snapshot.value(606) == 1001  # sent as the string "1001"
     assert snapshot.serial == "SolidFlex2000-87654321"
     assert snapshot.value(9008) == "MASTER-12345678"
@@ -160,26 +169,57 @@ async def test_get_data_wire_format_and_values(
     assert snapshot.soc_percent == 50
     assert snapshot.rated_capacity_kwh == 12.0
     assert 1666 not in snapshot.registers  # two-input model: absent, not an error
-    assert set(snapshot.registers) == set(POLL_REGISTERS) - {1666, 1667}
-    [record] = sim.requests
-    assert record.method == "POST"
-    assert record.path == "/rpc/Indevolt.GetData"
-    assert record.config == {"t": list(POLL_REGISTERS)}
+    # Absent: PV inputs 3 and 4, and all but the serial of the packs that are not there.
+    absent_packs = {register for pack in BATTERY_PACKS[2:] for register in pack.registers[1:]}
+    assert set(POLL_REGISTERS) - set(snapshot.registers) == {1666, 1667} | absent_packs
+    assert [pack.number for pack in snapshot.packs_present] == [0, 1]
+    first, second = sim.requests
+    assert first.method == "POST"
+    assert first.path == "/rpc/Indevolt.GetData"
+    assert first.config == {"t": list(POLL_REGISTERS[:50])}
+    assert second.config == {"t": list(POLL_REGISTERS[50:])}
     # Compact JSON, URL-encoded on the wire.
-    assert unquote(record.raw_query) == "config=" + json.dumps(
-        {"t": list(POLL_REGISTERS)}, separators=(",", ":")
+    assert unquote(first.raw_query) == "config=" + json.dumps(
+        {"t": list(POLL_REGISTERS[:50])}, separators=(",", ":")
     )
-    assert not {"{", '"', " ", "["} & set(record.raw_query)
+    assert not {"{", '"', " ", "["} & set(first.raw_query)
+
+
+async def test_slow_registers_are_read_now_and_then(
+    running_simulator: RunningSimulator, device_session: aiohttp.ClientSession
+) -> None:
+    """One request per poll; identity, settings and packs every SLOW_POLL_EVERY polls."""
+    sim = running_simulator.simulator
+    client = client_for(running_simulator, device_session)
+
+    async def poll_keys() -> set[int]:
+        sim.requests.clear()
+        snapshot = await client.get_data()
+        assert snapshot.serial == "PowerFlex2000-12345678"  # a slow register, always there
+        return {key for record in sim.requests for key in record.config["t"]}
+
+    fast = set(FAST_REGISTERS_BY_GENERATION[2])
+    everything = set(POLL_REGISTERS)
+    assert await poll_keys() == everything
+    for _ in range(SLOW_POLL_EVERY - 1):
+        assert await poll_keys() == fast
+        assert len(sim.requests) == 1
+    assert await poll_keys() == everything
+    assert await poll_keys() == fast
+    client.refresh_slow_registers()
+    assert await poll_keys() == everything
+    client.generation = 1
+    assert await poll_keys() == set(POLL_REGISTERS_BY_GENERATION[1])
 
 
 async def test_get_data_batches_and_merges(
     running_simulator: RunningSimulator, device_session: aiohttp.ClientSession
 ) -> None:
     client = client_for(running_simulator, device_session)
-    keys = [*POLL_REGISTERS, *range(20000, 20090), 6002]  # 114 distinct keys
+    keys = [*POLL_REGISTERS, *range(20000, 20090), 6002]  # 82 + 90 = 172 distinct keys
     snapshot = await client.get_data(keys)
     configs = [record.config["t"] for record in running_simulator.simulator.requests]
-    assert [len(batch) for batch in configs] == [50, 50, 14]
+    assert [len(batch) for batch in configs] == [50, 50, 50, 22]
     assert [key for batch in configs for key in batch] == list(dict.fromkeys(keys))
     assert snapshot.soc_percent == 50
     assert snapshot.meter_power_w is not None

@@ -90,7 +90,7 @@ def test_numbers_are_normalised() -> None:
     [
         ({CONF_POLL_INTERVAL: 0}, CONF_POLL_INTERVAL, "out_of_range"),
         ({CONF_POLL_INTERVAL: 61}, CONF_POLL_INTERVAL, "out_of_range"),
-        ({CONF_MAX_CHARGE_W: 3000}, CONF_MAX_CHARGE_W, "out_of_range"),
+        ({CONF_MAX_CHARGE_W: 10801}, CONF_MAX_CHARGE_W, "out_of_range"),
         ({CONF_MAX_CHARGE_W: "fast"}, CONF_MAX_CHARGE_W, "not_a_number"),
         ({CONF_MAX_CHARGE_W: True}, CONF_MAX_CHARGE_W, "not_a_number"),
         ({CONF_MIN_SOC: 4}, CONF_MIN_SOC, "out_of_range"),

@@ -10,6 +10,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from .address import parse_address
 from .const import (
+    CONF_INDEVOLT_GENERATION,
     CONF_INDEVOLT_HOST,
     CONF_INDEVOLT_PASSWORD,
     CONF_P1_HOST,
@@ -22,6 +23,7 @@ from .control_store import ControlStore
 from .controller import BatteryController
 from .coordinator import EmsCoordinator
 from .devices.indevolt import IndevoltClient
+from .devices.indevolt_registers import GENERATION_2
 from .devices.p1 import P1Client
 from .entry_update import async_watch_entry_updates
 from .migration import async_migrate
@@ -36,6 +38,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
     Platform.BUTTON,
+    Platform.NUMBER,
     Platform.SELECT,
     Platform.SENSOR,
     Platform.SWITCH,
@@ -64,6 +67,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
         *parse_address(entry.data[CONF_INDEVOLT_HOST], INDEVOLT_DEFAULT_PORT),
         password=entry.data.get(CONF_INDEVOLT_PASSWORD),
         method=str(options[CONF_REQUEST_METHOD]),
+        generation=int(entry.data.get(CONF_INDEVOLT_GENERATION, GENERATION_2)),
     )
     coordinator = EmsCoordinator(hass, entry, p1, indevolt)
     controller = BatteryController(hass, entry, coordinator)

@@ -11,7 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import EmsCoordinator
-from .devices.indevolt import REG_METER_CONNECTION
+from .devices.indevolt_registers import REG_METER_CONNECTION
 from .entity import BatteryEntity
 from .runtime_data import EmsConfigEntry
 

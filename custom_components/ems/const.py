@@ -15,6 +15,12 @@ CONF_INDEVOLT_HOST: Final = "indevolt_host"
 CONF_INDEVOLT_PASSWORD: Final = "indevolt_password"  # noqa: S105 - a key name
 CONF_P1_SERIAL: Final = "p1_serial"
 CONF_INDEVOLT_SERIAL: Final = "indevolt_serial"
+# The Indevolt's register generation (1 or 2, devices/indevolt_registers.py), stored at set-up.
+CONF_INDEVOLT_GENERATION: Final = "indevolt_generation"
+# The Indevolt's own charge and discharge limits (registers 114 / 115, a cluster's sum), W, as
+# last read: the power options never exceed them.
+CONF_INDEVOLT_MAX_CHARGE_W: Final = "indevolt_max_charge_w"
+CONF_INDEVOLT_MAX_DISCHARGE_W: Final = "indevolt_max_discharge_w"
 # The P1 keys of the last successful poll: the P1 sensors to create while the meter is down.
 CONF_P1_KEYS: Final = "p1_keys"
 
@@ -89,9 +95,11 @@ DEFAULT_OPTIONS: Final[dict[str, object]] = {
 POLL_INTERVAL_MIN_S: Final = 1
 POLL_INTERVAL_MAX_S: Final = 60
 
-# The PowerFlex2000 accepts real-time power commands between these limits.
+# The PowerFlex2000 accepts real-time power commands between these limits; one unit takes
+# 2400 W, a cluster of three 7200 W, and the vendor documents 0-10800 W for 47016 on a
+# parallel system. The limit of the device at hand is read from it (114 / 115) at each use.
 DEVICE_MIN_POWER_W: Final = 50
-DEVICE_MAX_POWER_W: Final = 2400
+CLUSTER_MAX_POWER_W: Final = 10800
 DEVICE_MIN_SOC_PERCENT: Final = 5
 DEVICE_MAX_SOC_PERCENT: Final = 100
 

@@ -33,7 +33,6 @@ from .const import (
     CONF_MAX_DISCHARGE_W,
     CONF_MAX_SOC,
     CONF_MIN_SOC,
-    DEVICE_MAX_POWER_W,
     DEVICE_MAX_SOC_PERCENT,
     DEVICE_MIN_POWER_W,
     DEVICE_MIN_SOC_PERCENT,
@@ -42,6 +41,7 @@ from .const import (
 )
 from .control_store import CommandSource, ControlStore, ForcedCommand, ForcedKind
 from .coordinator import EmsCoordinator
+from .device_settings import check_setting, device_power_limit_w
 from .devices.errors import (
     AuthenticationError,
     CommandRejectedError,
@@ -49,7 +49,17 @@ from .devices.errors import (
     DeviceError,
     DeviceTimeoutError,
 )
-from .devices.indevolt import RealtimeAction, WorkingMode
+from .devices.indevolt import BatterySnapshot, RealtimeAction, WorkingMode
+from .devices.indevolt_registers import (
+    BACKUP_SOC,
+    BYPASS,
+    FEED_IN_LIMIT,
+    GRID_CHARGING,
+    INVERTER_INPUT_LIMIT,
+    MAX_AC_OUTPUT,
+    DeviceSetting,
+    PowerLimit,
+)
 from .options import entry_options
 from .soc_floor import soc_floor_percent
 
@@ -68,6 +78,7 @@ class ControlAction(StrEnum):
     STOP = "stop"
     SET_WORKING_MODE = "set_working_mode"
     RESTORE_AUTO_MODE = "restore_auto_mode"
+    SET_SETTING = "set_setting"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +144,7 @@ class BatteryController:
         options = self._options()
         max_soc = math.floor(float(options[CONF_MAX_SOC]))
         target = max_soc if target_soc_percent is None else target_soc_percent
-        self._check_power(power_w, int(options[CONF_MAX_CHARGE_W]), "charge")
+        self._check_power(power_w, int(options[CONF_MAX_CHARGE_W]), PowerLimit.CHARGE)
         self._check_soc(target, options)
         self._check_duration(duration)
         command = self._command(ForcedKind.CHARGE, source, power_w, target, duration)
@@ -162,7 +173,7 @@ class BatteryController:
             target = soc_floor_percent(float(options[CONF_MIN_SOC]), backup)
         else:
             target = target_soc_percent
-        self._check_power(power_w, int(options[CONF_MAX_DISCHARGE_W]), "discharge")
+        self._check_power(power_w, int(options[CONF_MAX_DISCHARGE_W]), PowerLimit.DISCHARGE)
         self._check_soc(target, options)
         if backup is not None and target < backup:
             _raise_validation("target_soc_below_backup", target=str(target), backup=str(backup))
@@ -204,6 +215,56 @@ class BatteryController:
         await self._async_release(
             ControlAction.RESTORE_AUTO_MODE, WorkingMode.SELF_CONSUMED, source
         )
+
+    async def async_set_backup_soc(self, percent: int) -> None:
+        """Write the backup SOC (1142; read 6105), the floor the battery never goes below."""
+        await self.async_write_setting(BACKUP_SOC, percent)
+
+    async def async_set_feed_in_limit(self, power_w: int) -> None:
+        """Write the feed-in (export) limit (1146; read 11010); 0 exports nothing."""
+        await self.async_write_setting(FEED_IN_LIMIT, power_w)
+
+    async def async_set_max_ac_output(self, power_w: int) -> None:
+        """Write the maximum AC output power (1147; read 11011)."""
+        await self.async_write_setting(MAX_AC_OUTPUT, power_w)
+
+    async def async_set_inverter_input_limit(self, power_w: int) -> None:
+        """Write the inverter input (AC charge) limit (1138; read 11009)."""
+        await self.async_write_setting(INVERTER_INPUT_LIMIT, power_w)
+
+    async def async_set_grid_charging(self, allowed: bool) -> None:
+        """Allow or forbid charging from the grid (1143; read 2618)."""
+        await self.async_write_setting(GRID_CHARGING, int(allowed))
+
+    async def async_set_bypass(self, enabled: bool) -> None:
+        """Switch the bypass (off-grid) socket (7266; read 680)."""
+        await self.async_write_setting(BYPASS, int(enabled))
+
+    async def async_write_setting(
+        self, setting: DeviceSetting, value: int, *, source: CommandSource = CommandSource.USER
+    ) -> None:
+        """Validate `value` against the device, write it, and read it back at the next poll.
+
+        Raises ServiceValidationError (nothing sent) or HomeAssistantError (device failure).
+        """
+        coordinator = self._coordinator
+        generation = coordinator.indevolt.generation
+        check_setting(setting, value, self._battery(), generation)
+        self._ensure_open()
+        async with coordinator.battery_lock:
+            self._ensure_open()  # shutdown may have begun while this waited for the lock
+            try:
+                await coordinator.indevolt.write_setting(setting.write_register, value)
+            except DeviceError as err:
+                raise _device_error(err, ControlAction.SET_SETTING) from err
+            coordinator.readback.note_setting(setting, value, coordinator.battery_reads)
+            coordinator.indevolt.refresh_slow_registers()
+        LOGGER.info("Battery setting %s = %s (%s)", setting.key, value, source)
+        await coordinator.async_request_refresh()
+
+    def device_power_limit_w(self, kind: PowerLimit) -> int:
+        """The device's (cluster's) charge or discharge limit, W, as last read."""
+        return device_power_limit_w(self._battery(), kind, self._coordinator.indevolt.generation)
 
     @callback
     def async_add_manual_override_listener(self, listener: ManualOverrideListener) -> CALLBACK_TYPE:
@@ -319,8 +380,12 @@ class BatteryController:
                         may_have_switched = False  # a rejection changes nothing
                         raise
                     coordinator.note_working_mode_written(WorkingMode.REALTIME)
-                if send is not None:
+                if send is None:
+                    coordinator.readback.note_released()  # a mode switch drops the command
+                else:
                     await send()
+                    if (sent := coordinator.indevolt.last_realtime) is not None:
+                        coordinator.readback.note_command(sent, coordinator.battery_reads)
             except DeviceError as err:
                 await self._async_command_failed(command, previous, may_have_switched)
                 raise _device_error(err, action) from err
@@ -396,6 +461,7 @@ class BatteryController:
 
     async def _async_forget(self) -> None:
         """The battery is no longer forced by ems (battery lock held)."""
+        self._coordinator.readback.note_released()
         self._cancel_deadline_timer()
         self._forced = None
         self._restore_pending = False
@@ -525,12 +591,11 @@ class BatteryController:
             deadline=None if duration is None else now + duration,
         )
 
-    @staticmethod
-    def _check_power(power_w: int, configured_max_w: int, direction: str) -> None:
-        maximum = min(configured_max_w, DEVICE_MAX_POWER_W)
+    def _check_power(self, power_w: int, configured_max_w: int, kind: PowerLimit) -> None:
+        maximum = min(configured_max_w, self.device_power_limit_w(kind))
         if not DEVICE_MIN_POWER_W <= power_w <= maximum:
             _raise_validation(
-                f"{direction}_power_out_of_range",
+                f"{kind}_power_out_of_range",
                 power=str(power_w),
                 min=str(DEVICE_MIN_POWER_W),
                 max=str(maximum),
@@ -552,9 +617,13 @@ class BatteryController:
                 "duration_out_of_range", duration=str(int(duration.total_seconds() // 60))
             )
 
-    def _backup_soc_percent(self) -> int | None:
+    def _battery(self) -> BatterySnapshot | None:
         data = self._coordinator.data
-        backup = None if data is None or data.battery is None else data.battery.backup_soc_percent
+        return None if data is None else data.battery
+
+    def _backup_soc_percent(self) -> int | None:
+        battery = self._battery()
+        backup = None if battery is None else battery.backup_soc_percent
         return None if backup is None or not math.isfinite(backup) else math.ceil(backup)
 
     def _standby_soc_percent(self) -> int:

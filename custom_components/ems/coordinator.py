@@ -18,6 +18,9 @@ from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from .const import (
+    CONF_INDEVOLT_GENERATION,
+    CONF_INDEVOLT_MAX_CHARGE_W,
+    CONF_INDEVOLT_MAX_DISCHARGE_W,
     CONF_INDEVOLT_SERIAL,
     CONF_P1_KEYS,
     CONF_P1_SERIAL,
@@ -27,8 +30,10 @@ from .const import (
     LOGGER,
     MODE_REPORT_LAG_POLLS,
 )
+from .device_readback import DeviceReadback
 from .devices.errors import AuthenticationError, DeviceError, P1ApiDisabledError
 from .devices.indevolt import BatterySnapshot, IndevoltClient, IndevoltDeviceInfo, WorkingMode
+from .devices.indevolt_registers import PowerLimit, generation_of
 from .devices.p1 import P1Client, P1Data, P1Device
 from .reconciliation import Reconciler, Reconciliation
 from .repair_issues import RepairIssues
@@ -123,6 +128,9 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
         self._mode_before_write: WorkingMode | None = None
         # The last successful 47005 write: (its number since set-up, the mode written).
         self.last_mode_write: tuple[int, WorkingMode] | None = None
+        # Battery reads completed since set-up, and what ems wrote compared with them.
+        self.battery_reads = 0
+        self.readback = DeviceReadback()
         self.set_poll_interval(interval_s)
 
     @property
@@ -191,7 +199,7 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
                     translation_key="different_battery",
                     translation_placeholders={"host": self.indevolt.host},
                 )
-            self.battery_info = battery_result
+            self._adopt_battery_info(battery_result)
         if self.p1_device is not None or self.battery_info is not None:
             return  # the first refresh logs the device that did not answer
         if isinstance(battery_result, AuthenticationError):
@@ -268,6 +276,10 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
             self._remember_p1_keys(p1)
         if battery is not None and writes_before == self._mode_write_count:
             self._follow_polled_mode(battery.working_mode)
+        if battery is not None:
+            for warning in self.readback.check(battery, self.battery_reads):
+                LOGGER.warning(warning)
+            self._store_power_limits(battery)
         reconciliation = self._reconciler.update(
             started,
             None if p1 is None else p1.active_power_w,
@@ -305,8 +317,32 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
                 if self._check_battery(info):
                     self.hass.config_entries.async_schedule_reload(self.config_entry.entry_id)
                     raise DifferentBatteryError("a different battery answers at this address")
-                self.battery_info = info
-            return await self.indevolt.get_data()
+                self._adopt_battery_info(info)
+            snapshot = await self.indevolt.get_data()
+            self.battery_reads += 1
+            return snapshot
+
+    def _store_power_limits(self, battery: BatterySnapshot) -> None:
+        """Keep the device's charge and discharge limits in the entry when they change."""
+        generation = self.indevolt.generation
+        limits = {
+            CONF_INDEVOLT_MAX_CHARGE_W: battery.power_limit_w(PowerLimit.CHARGE, generation),
+            CONF_INDEVOLT_MAX_DISCHARGE_W: battery.power_limit_w(PowerLimit.DISCHARGE, generation),
+        }
+        data = self.config_entry.data
+        if any(data.get(key) != value for key, value in limits.items()):
+            self.hass.config_entries.async_update_entry(self.config_entry, data={**data, **limits})
+
+    def _adopt_battery_info(self, info: IndevoltDeviceInfo) -> None:
+        """Keep the battery's identity; read its generation's registers, stored in the entry."""
+        self.battery_info = info
+        generation = generation_of(info.model)
+        self.indevolt.generation = generation
+        if self.config_entry.data.get(CONF_INDEVOLT_GENERATION) != generation:
+            self.hass.config_entries.async_update_entry(
+                self.config_entry,
+                data={**self.config_entry.data, CONF_INDEVOLT_GENERATION: generation},
+            )
 
     def _follow_authentication(self, battery_result: object) -> None:
         """Ask the owner for the password once while the Indevolt refuses it; keep polling."""

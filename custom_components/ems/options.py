@@ -29,6 +29,7 @@ from homeassistant.util import dt as dt_util
 import probatio
 
 from .const import (
+    CLUSTER_MAX_POWER_W,
     CONF_CAPACITY_KWH,
     CONF_CAPACITY_TARIFF,
     CONF_ENERGY_TAX,
@@ -37,6 +38,8 @@ from .const import (
     CONF_EXPORT_USES_EFFECTIVE_PRICE,
     CONF_FEED_IN_COST,
     CONF_IMPORT_MARKUP,
+    CONF_INDEVOLT_MAX_CHARGE_W,
+    CONF_INDEVOLT_MAX_DISCHARGE_W,
     CONF_INVERT_BATTERY_POWER,
     CONF_MAX_CHARGE_W,
     CONF_MAX_DISCHARGE_W,
@@ -55,7 +58,6 @@ from .const import (
     CONF_ROUND_TRIP_EFFICIENCY,
     CONF_VAT_PERCENT,
     DEFAULT_OPTIONS,
-    DEVICE_MAX_POWER_W,
     DEVICE_MAX_SOC_PERCENT,
     DEVICE_MIN_POWER_W,
     DEVICE_MIN_SOC_PERCENT,
@@ -84,9 +86,9 @@ NUMBER_OPTIONS: Final[dict[str, NumberOption]] = {
     CONF_CAPACITY_KWH: NumberOption(0.5, 100, 0.01, "kWh"),
     CONF_MIN_SOC: NumberOption(DEVICE_MIN_SOC_PERCENT, DEVICE_MAX_SOC_PERCENT, 1, "%"),
     CONF_MAX_SOC: NumberOption(DEVICE_MIN_SOC_PERCENT, DEVICE_MAX_SOC_PERCENT, 1, "%"),
-    CONF_MAX_CHARGE_W: NumberOption(DEVICE_MIN_POWER_W, DEVICE_MAX_POWER_W, 10, "W", integer=True),
+    CONF_MAX_CHARGE_W: NumberOption(DEVICE_MIN_POWER_W, CLUSTER_MAX_POWER_W, 10, "W", integer=True),
     CONF_MAX_DISCHARGE_W: NumberOption(
-        DEVICE_MIN_POWER_W, DEVICE_MAX_POWER_W, 10, "W", integer=True
+        DEVICE_MIN_POWER_W, CLUSTER_MAX_POWER_W, 10, "W", integer=True
     ),
     CONF_MAX_GRID_PEAK_W: NumberOption(500, 100_000, 100, "W", integer=True),
     CONF_MIN_SPREAD_PERCENT: NumberOption(0, 500, 1, "%"),
@@ -143,8 +145,19 @@ CLEARABLE_OPTIONS: Final = (*ENTITY_OPTIONS, CONF_NET_METERING_UNTIL)
 
 
 def entry_options(entry: ConfigEntry) -> dict[str, Any]:
-    """An entry's options with the defaults filled in, read live (they change without a reload)."""
-    return {**DEFAULT_OPTIONS, **entry.options}
+    """An entry's options with the defaults filled in, read live (they change without a reload).
+
+    The power options are capped at the device's own limits as last read (a cluster takes
+    more than one unit; one unit less than a cluster's 10800 W the form allows).
+    """
+    options = {**DEFAULT_OPTIONS, **entry.options}
+    for option, device_limit in (
+        (CONF_MAX_CHARGE_W, CONF_INDEVOLT_MAX_CHARGE_W),
+        (CONF_MAX_DISCHARGE_W, CONF_INDEVOLT_MAX_DISCHARGE_W),
+    ):
+        if (limit := entry.data.get(device_limit)) is not None:
+            options[option] = min(int(options[option]), int(limit))
+    return options
 
 
 class OptionsValidationError(ValueError):

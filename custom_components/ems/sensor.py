@@ -23,6 +23,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
+from .battery_sensors import async_track_packs, device_sensors
 from .const import CONF_INVERT_BATTERY_POWER
 from .coordinator import EmsCoordinator, reported_keys
 from .devices.indevolt import BatterySnapshot, BatteryState, WorkingMode
@@ -268,8 +269,10 @@ async def async_setup_entry(
     entities.extend(new_p1_sensors(coordinator.stored_p1_keys if p1 is None else reported_keys(p1)))
     entities.extend(DerivedSensor(coordinator, description) for description in DERIVED_SENSORS)
     entities.extend(optimiser_sensors(entry))
+    entities.extend(device_sensors(coordinator))
     async_add_entities(entities)
     entry.async_on_unload(coordinator.async_add_listener(add_new_p1_sensors))
+    async_track_packs(entry, async_add_entities)
 
 
 class RegisterSensor(BatteryEntity, SensorEntity):

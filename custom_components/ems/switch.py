@@ -12,6 +12,7 @@ from homeassistant.helpers.restore_state import RestoreEntity
 
 from .optimiser_sensor import OptimiserEntity
 from .runtime_data import EmsConfigEntry
+from .setting_switch import setting_switches
 
 # The switches only flip flags and, when switched off, queue one write through the controller.
 PARALLEL_UPDATES = 0
@@ -24,6 +25,8 @@ async def async_setup_entry(
 ) -> None:
     """Create the dry-run switch first, so a restored dry run is in place before the optimiser."""
     async_add_entities([OptimiserDryRunSwitch(entry), OptimiserSwitch(entry)])
+    runtime = entry.runtime_data
+    async_add_entities(setting_switches(runtime.coordinator, runtime.controller))
 
 
 class OptimiserSwitch(OptimiserEntity, SwitchEntity, RestoreEntity):

@@ -18,11 +18,8 @@ Wire format (vendor documentation, and what the device tolerates):
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-from enum import IntEnum
 import json
-import re
 from typing import TYPE_CHECKING, Final
 
 import aiohttp
@@ -35,10 +32,45 @@ from .errors import (
     DeviceHttpStatusError,
     MalformedReplyError,
 )
-from .plausibility import INDEVOLT_BOUNDS, RejectionLog, split_plausible
+from .indevolt_registers import (
+    DESIGN_REGISTERS,
+    FAST_REGISTERS_BY_GENERATION,
+    GENERATION_2,
+    POLL_REGISTERS,
+    REG_SERIAL,
+    REG_WORKING_MODE,
+    REG_WRITE_REALTIME,
+    REG_WRITE_WORKING_MODE,
+    SLOW_POLL_EVERY,
+    SLOW_REGISTERS_BY_GENERATION,
+)
+from .indevolt_snapshot import (
+    BatterySnapshot,
+    BatteryState,
+    RealtimeAction,
+    RealtimeReadback,
+    WorkingMode,
+    normalise_value,
+    parse_registers,
+)
+from .plausibility import RejectionLog
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+
+# The snapshot's names stay importable from here, where the integration has always taken them.
+__all__ = [
+    "DESIGN_REGISTERS",
+    "POLL_REGISTERS",
+    "BatterySnapshot",
+    "BatteryState",
+    "IndevoltClient",
+    "IndevoltDeviceInfo",
+    "RealtimeAction",
+    "WorkingMode",
+    "normalise_value",
+    "parse_registers",
+]
 
 DIGEST_USER: Final = "opend"
 MAX_KEYS_PER_REQUEST: Final = 50
@@ -48,304 +80,6 @@ SETDATA_FUNCTION: Final = 16
 
 METHOD_POST: Final = "post"
 METHOD_GET: Final = "get"
-
-# Write registers.
-REG_WRITE_WORKING_MODE: Final = 47005
-REG_WRITE_REALTIME: Final = 47015
-
-# Read registers (device-facts.md).
-REG_SERIAL: Final = 0
-REG_RATED_CAPACITY: Final = 142
-REG_PV1_POWER: Final = 1664
-REG_PV2_POWER: Final = 1665
-REG_PV3_POWER: Final = 1666
-REG_PV4_POWER: Final = 1667
-REG_DC_OUTPUT_POWER: Final = 1501
-REG_DAILY_PRODUCTION: Final = 1502
-REG_CUMULATIVE_PRODUCTION: Final = 1505
-REG_AC_INPUT_POWER: Final = 2101
-REG_AC_INPUT_ENERGY: Final = 2107
-REG_AC_OUTPUT_POWER: Final = 2108
-REG_GRID_CHARGING: Final = 2618
-REG_BATTERY_POWER: Final = 6000
-REG_BATTERY_STATE: Final = 6001
-REG_SOC: Final = 6002
-REG_DAILY_CHARGE: Final = 6004
-REG_DAILY_DISCHARGE: Final = 6005
-REG_TOTAL_CHARGE: Final = 6006
-REG_TOTAL_DISCHARGE: Final = 6007
-REG_BACKUP_SOC: Final = 6105
-REG_WORKING_MODE: Final = 7101
-REG_METER_CONNECTION: Final = 7120
-REG_METER_POWER: Final = 11016
-# Codes of REG_METER_CONNECTION (as core `indevolt` reads them).
-METER_CONNECTED: Final = 1000
-METER_DISCONNECTED: Final = 1001
-
-# The 17 registers of the original design, in its order.
-DESIGN_REGISTERS: Final[tuple[int, ...]] = (
-    REG_WORKING_MODE,
-    REG_PV1_POWER,
-    REG_PV2_POWER,
-    REG_DC_OUTPUT_POWER,
-    REG_AC_OUTPUT_POWER,
-    REG_DAILY_PRODUCTION,
-    REG_CUMULATIVE_PRODUCTION,
-    REG_AC_INPUT_POWER,
-    REG_AC_INPUT_ENERGY,
-    REG_BATTERY_POWER,
-    REG_BATTERY_STATE,
-    REG_SOC,
-    REG_DAILY_CHARGE,
-    REG_DAILY_DISCHARGE,
-    REG_TOTAL_CHARGE,
-    REG_TOTAL_DISCHARGE,
-    REG_METER_POWER,
-)
-
-# What the integration polls: the design registers plus identity, capacity and the neighbours
-# entities use. 1666/1667 are absent on two-input models, which is harmless.
-POLL_REGISTERS: Final[tuple[int, ...]] = (
-    *DESIGN_REGISTERS,
-    REG_SERIAL,
-    REG_RATED_CAPACITY,
-    REG_BACKUP_SOC,
-    REG_METER_CONNECTION,
-    REG_GRID_CHARGING,
-    REG_PV3_POWER,
-    REG_PV4_POWER,
-)
-
-# Registers that hold text: kept verbatim, never turned into numbers (a serial such as
-# "12345678" must stay a string). 9008.. are the battery pack serials of the gen-2 fixture.
-STRING_REGISTERS: Final = frozenset({REG_SERIAL, 9008, 9032, 9051, 9070, 9165, 9218})
-
-_INT_TEXT = re.compile(r"[-+]?\d+")
-# Register numbers are 16-bit; a longer key is no register (and int() may refuse its digits).
-_REGISTER_KEY = re.compile(r"\d{1,5}")
-_FLOAT_TEXT = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
-
-
-class WorkingMode(IntEnum):
-    """Register 7101 (read) and 47005 (write)."""
-
-    OUTDOOR_PORTABLE = 0
-    SELF_CONSUMED = 1
-    REALTIME = 4
-    SCHEDULE = 5
-
-
-class BatteryState(IntEnum):
-    """Register 6001."""
-
-    STATIC = 1000
-    CHARGING = 1001
-    DISCHARGING = 1002
-
-
-class RealtimeAction(IntEnum):
-    """First value of a real-time command (register 47015)."""
-
-    STOP = 0
-    CHARGE = 1
-    DISCHARGE = 2
-
-
-def normalise_value(register: int, value: object) -> float | int | str | None:
-    """Normalise one GetData value: numbers as numbers, numeric text parsed, text kept.
-
-    Some firmware sends numbers as strings (`"606": "1001"`). Text registers (`STRING_REGISTERS`)
-    are kept verbatim. Null, booleans, lists and objects are not register values: None.
-    """
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return value
-    if not isinstance(value, str):
-        return None
-    if register in STRING_REGISTERS:
-        return value
-    text = value.strip()
-    if _INT_TEXT.fullmatch(text):
-        with contextlib.suppress(ValueError):  # too many digits for int(): a float (inf) below
-            return int(text)
-    if _FLOAT_TEXT.fullmatch(text):
-        return float(text)
-    return value
-
-
-def parse_registers(
-    payload: Mapping[str, object],
-) -> tuple[dict[int, float | int | str], dict[int, str]]:
-    """Turn a decoded GetData reply into `{register: normalised value}` and the rejections.
-
-    Keys that are not register numbers and values that are not scalars are left out. Values
-    that are not plausible (`plausibility.INDEVOLT_BOUNDS`: SOC 250 %, NaN, text under a numeric
-    register) are left out too, and returned as `{register: reason}`.
-    """
-    registers: dict[int, float | int | str] = {}
-    for key, raw in payload.items():
-        if not _REGISTER_KEY.fullmatch(key):
-            continue
-        value = normalise_value(int(key), raw)
-        if value is not None:
-            registers[int(key)] = value
-    return split_plausible(registers, INDEVOLT_BOUNDS)
-
-
-@dataclass(frozen=True, slots=True)
-class BatterySnapshot:
-    """One read of the battery: the normalised registers and typed views of them.
-
-    Every typed attribute is None when its register is absent or not a number (absent keys are
-    normal for hours after a firmware update). `invalid_registers` were sent with a value that is
-    not plausible and are absent from `registers`.
-    """
-
-    registers: Mapping[int, float | int | str]
-    invalid_registers: frozenset[int] = frozenset()
-
-    def value(self, register: int) -> float | int | str | None:
-        """The normalised value of `register`, None when absent."""
-        return self.registers.get(register)
-
-    def number(self, register: int) -> float | None:
-        """The value of `register` when it is a number, else None."""
-        value = self.registers.get(register)
-        if isinstance(value, int | float):
-            return value
-        return None
-
-    def code(self, register: int) -> int | None:
-        """The value of `register` when it is a whole number (an enum code), else None."""
-        value = self.number(register)
-        if value is None or not float(value).is_integer():
-            return None
-        return int(value)
-
-    @property
-    def working_mode_code(self) -> int | None:
-        """Register 7101 as sent."""
-        return self.code(REG_WORKING_MODE)
-
-    @property
-    def working_mode(self) -> WorkingMode | None:
-        """Register 7101; None when absent or a code this client does not know."""
-        code = self.working_mode_code
-        return None if code is None or code not in WorkingMode else WorkingMode(code)
-
-    @property
-    def battery_state_code(self) -> int | None:
-        """Register 6001 as sent."""
-        return self.code(REG_BATTERY_STATE)
-
-    @property
-    def battery_state(self) -> BatteryState | None:
-        """Register 6001; None when absent or unknown."""
-        code = self.battery_state_code
-        return None if code is None or code not in BatteryState else BatteryState(code)
-
-    @property
-    def pv1_power_w(self) -> float | None:
-        """DC input power of PV1 (1664), W."""
-        return self.number(REG_PV1_POWER)
-
-    @property
-    def pv2_power_w(self) -> float | None:
-        """DC input power of PV2 (1665), W."""
-        return self.number(REG_PV2_POWER)
-
-    @property
-    def dc_output_power_w(self) -> float | None:
-        """Total DC output power (1501), W."""
-        return self.number(REG_DC_OUTPUT_POWER)
-
-    @property
-    def ac_output_power_w(self) -> float | None:
-        """Total AC output power (2108), W."""
-        return self.number(REG_AC_OUTPUT_POWER)
-
-    @property
-    def daily_production_kwh(self) -> float | None:
-        """PV production today (1502), kWh."""
-        return self.number(REG_DAILY_PRODUCTION)
-
-    @property
-    def cumulative_production_kwh(self) -> float | None:
-        """Cumulative production (1505, sent in Wh), kWh."""
-        value_wh = self.number(REG_CUMULATIVE_PRODUCTION)
-        return None if value_wh is None else value_wh / 1000
-
-    @property
-    def ac_input_power_w(self) -> float | None:
-        """Total AC input power (2101), W."""
-        return self.number(REG_AC_INPUT_POWER)
-
-    @property
-    def ac_input_energy_kwh(self) -> float | None:
-        """Total AC input energy (2107), kWh."""
-        return self.number(REG_AC_INPUT_ENERGY)
-
-    @property
-    def battery_power_w(self) -> float | None:
-        """Battery power (6000), W, as sent (the simulator and one public client: + = charging)."""
-        return self.number(REG_BATTERY_POWER)
-
-    @property
-    def soc_percent(self) -> float | None:
-        """Battery state of charge (6002), %."""
-        return self.number(REG_SOC)
-
-    @property
-    def daily_charge_kwh(self) -> float | None:
-        """Energy charged today (6004), kWh."""
-        return self.number(REG_DAILY_CHARGE)
-
-    @property
-    def daily_discharge_kwh(self) -> float | None:
-        """Energy discharged today (6005), kWh."""
-        return self.number(REG_DAILY_DISCHARGE)
-
-    @property
-    def total_charge_kwh(self) -> float | None:
-        """Energy charged in total (6006), kWh."""
-        return self.number(REG_TOTAL_CHARGE)
-
-    @property
-    def total_discharge_kwh(self) -> float | None:
-        """Energy discharged in total (6007), kWh."""
-        return self.number(REG_TOTAL_DISCHARGE)
-
-    @property
-    def meter_power_w(self) -> float | None:
-        """Grid CT power (11016), W; + = import when the clamp faces the right way."""
-        return self.number(REG_METER_POWER)
-
-    @property
-    def meter_connected(self) -> bool | None:
-        """Whether a meter (the grid CT) is connected (7120: 1000 yes, 1001 no); None if unknown."""
-        code = self.code(REG_METER_CONNECTION)
-        if code == METER_CONNECTED:
-            return True
-        if code == METER_DISCONNECTED:
-            return False
-        return None
-
-    @property
-    def serial(self) -> str | None:
-        """Serial number (register 0) as text, None when absent."""
-        value = self.registers.get(REG_SERIAL)
-        return None if value is None else str(value)
-
-    @property
-    def rated_capacity_kwh(self) -> float | None:
-        """Rated capacity (142), kWh."""
-        return self.number(REG_RATED_CAPACITY)
-
-    @property
-    def backup_soc_percent(self) -> float | None:
-        """Backup (emergency) SOC (6105), %."""
-        return self.number(REG_BACKUP_SOC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,12 +115,22 @@ class IndevoltClient:
         password: str | None = None,
         method: str = METHOD_POST,
         timeout_s: float = 4.0,
+        generation: int = GENERATION_2,
     ) -> None:
         """Remember where the device is; nothing is sent until a method is called."""
         self._session = session
         self.set_address(host, port)
         self.method = method
         self.timeout_s = timeout_s
+        # Which register set `get_data` reads by default (indevolt_registers.py).
+        self.generation = generation
+        # The last real-time command the device accepted (for the readback of 6107-6109).
+        self.last_realtime: RealtimeReadback | None = None
+        # The slow registers as last read (None: read them at the next poll), and for which
+        # generation; polls since.
+        self._slow_values: dict[int, float | int | str] | None = None
+        self._slow_generation = generation
+        self._polls_since_slow = 0
         # One middleware per client: it keeps the nonce of the last challenge, so later requests
         # authenticate up front instead of taking a 401 round trip each time.
         self._middlewares = (
@@ -411,12 +155,17 @@ class IndevoltClient:
             raise ValueError(f"method must be {METHOD_POST!r} or {METHOD_GET!r}, not {method!r}")
         self._method = method
 
-    async def get_data(self, registers: Iterable[int] = POLL_REGISTERS) -> BatterySnapshot:
-        """Read `registers`, one request per <= 50 keys, into one snapshot.
+    async def get_data(self, registers: Iterable[int] | None = None) -> BatterySnapshot:
+        """Read `registers`, <= 50 keys a request; by default, poll (see `poll`).
 
         Duplicates are asked once. Keys the firmware does not know are absent from the snapshot,
         as are implausible values (logged once per register until a valid value arrives).
         """
+        if registers is None:
+            return await self.poll()
+        return await self._read(registers)
+
+    async def _read(self, registers: Iterable[int]) -> BatterySnapshot:
         keys = list(dict.fromkeys(registers))
         merged: dict[int, float | int | str] = {}
         rejected: dict[int, str] = {}
@@ -428,6 +177,38 @@ class IndevoltClient:
             rejected.update(batch_rejected)
         self._rejections.update(rejected, merged)
         return BatterySnapshot(registers=merged, invalid_registers=frozenset(rejected))
+
+    async def poll(self) -> BatterySnapshot:
+        """Read the generation's registers: the fast ones, and the slow ones when due.
+
+        The slow registers (identity, settings, limits, packs) are read at the first poll, every
+        `SLOW_POLL_EVERY` polls and after `refresh_slow_registers()`; in between, the snapshot
+        carries their last values.
+        """
+        generation = self.generation
+        fast = FAST_REGISTERS_BY_GENERATION[generation]
+        cached = self._slow_values
+        if (
+            cached is not None
+            and self._slow_generation == generation
+            and self._polls_since_slow < SLOW_POLL_EVERY - 1
+        ):
+            self._polls_since_slow += 1
+            snapshot = await self._read(fast)
+            return BatterySnapshot(
+                registers={**cached, **snapshot.registers},
+                invalid_registers=snapshot.invalid_registers,
+            )
+        slow = SLOW_REGISTERS_BY_GENERATION[generation]
+        snapshot = await self._read((*fast, *slow))
+        self._slow_values = {k: v for k, v in snapshot.registers.items() if k in slow}
+        self._slow_generation = generation
+        self._polls_since_slow = 0
+        return snapshot
+
+    def refresh_slow_registers(self) -> None:
+        """Read the slow registers at the next poll (a setting was written)."""
+        self._slow_values = None
 
     async def get_config(self) -> IndevoltDeviceInfo:
         """Read model, serial, MAC and firmware (`Sys.GetConfig`).
@@ -484,6 +265,11 @@ class IndevoltClient:
         The device honours it only in `WorkingMode.REALTIME`; limits are the caller's to check.
         """
         await self._set_data(REG_WRITE_REALTIME, [int(action), int(watts), int(soc_percent)])
+        self.last_realtime = RealtimeReadback(int(action), int(watts), int(soc_percent))
+
+    async def write_setting(self, register: int, value: int) -> None:
+        """Write one device setting (`register` = [value]); ranges are the caller's to check."""
+        await self._set_data(register, [int(value)])
 
     async def charge(self, watts: int, soc_percent: int) -> None:
         """Charge at `watts` until the SOC reaches `soc_percent`."""

@@ -49,6 +49,13 @@ BATTERY_SIDE_POWER_W: Final = Bounds(-50_000, 50_000)
 VOLTAGE_V: Final = Bounds(0, 300)
 FREQUENCY_HZ: Final = Bounds(45, 65)
 PERCENT: Final = Bounds(0, 100)
+# PV strings: up to 60 V open-circuit per module input on these micro-inverters, 0..20 A; a
+# pack: 0..100 V, -100..100 A; a temperature sensor: -40..120 °C (an NTC's range).
+PV_VOLTAGE_V: Final = Bounds(0, 150)
+PV_CURRENT_A: Final = Bounds(0, 30)
+PACK_VOLTAGE_V: Final = Bounds(0, 100)
+PACK_CURRENT_A: Final = Bounds(-100, 100)
+TEMPERATURE_C: Final = Bounds(-40, 120)
 ENERGY_KWH: Final = Bounds(0, 1e9)
 ENERGY_WH: Final = Bounds(0, 1e12)
 CAPACITY_KWH: Final = Bounds(0, 1000)
@@ -103,6 +110,22 @@ INDEVOLT_BOUNDS: Final[Mapping[int, Bounds]] = {
     7101: CODE,  # working mode
     7120: CODE,  # meter connection
     11016: GRID_POWER_W,  # grid CT
+    21028: GRID_POWER_W,  # grid CT, generation 1
+    **dict.fromkeys((114, 115, 667, 6109, 11009, 11010, 11011), BATTERY_SIDE_POWER_W),
+    **dict.fromkeys((2104, 2105), ENERGY_KWH),  # AC output, off-grid output
+    **dict.fromkeys((606, 680, 6107), CODE),  # cluster role, bypass, real-time command
+    6108: PERCENT,  # real-time target SOC
+    2600: VOLTAGE_V,  # grid voltage
+    2612: FREQUENCY_HZ,  # grid frequency
+    **dict.fromkeys((1600, 1601, 1602, 1603), PV_VOLTAGE_V),
+    **dict.fromkeys((1632, 1633, 1634, 1635), PV_CURRENT_A),
+    **dict.fromkeys((9000, 9016, 9035, 9054, 9149, 9202), PERCENT),  # pack SOC
+    **dict.fromkeys((9004, 9020, 9039, 9058, 9153, 9206), PACK_VOLTAGE_V),
+    **dict.fromkeys((9013, 19173, 19174, 19175, 19176, 19177), PACK_CURRENT_A),
+    **dict.fromkeys(
+        (9012, 9030, 9049, 9068, 9163, 9216, 11042, 9085, 9101, 9117, 9133, 7638, 7639),
+        TEMPERATURE_C,
+    ),
 }
 
 # The external meters of the P1 reply (gas, water, heat) report totals.
