@@ -29,6 +29,7 @@ from custom_components.ems.optimiser.forecast import (
     ForecastStatus,
     async_energy_solar_forecasts,
     corrected_load_w,
+    persistent_error_w,
     pv_forecast_w,
 )
 
@@ -266,3 +267,19 @@ async def test_plan_uses_the_energy_dashboard_forecast(
     assert optimiser.active_plan.pv.status is ForecastStatus.OK
     assert optimiser.active_plan.pv.source == "Energy dashboard: Roof"
     assert max(optimiser.active_plan.pv.values_w) == pytest.approx(2500.0)
+
+
+@pytest.mark.parametrize(
+    ("errors_w", "expected_w"),
+    [
+        ([], None),
+        ([300.0, 250.0, 400.0, 320.0], 250.0),  # the house uses more all hour: a level shift
+        ([-150.0, -90.0, -200.0, -120.0], -90.0),
+        ([0.0, 0.0, 2200.0, 0.0], 0.0),  # one quarter of a kettle or a car is no trend
+        ([-100.0, 2000.0, 50.0, -30.0], 0.0),
+    ],
+)
+def test_only_a_shift_every_recent_quarter_shares_corrects_the_load(
+    errors_w: list[float], expected_w: float | None
+) -> None:
+    assert persistent_error_w(errors_w) == expected_w

@@ -267,6 +267,22 @@ def load_forecast_w(
     return tuple(profile.at(start, tz) for start in slot_starts)
 
 
+def persistent_error_w(errors_w: Sequence[float]) -> float | None:
+    """The part of the recent forecast errors that every quarter shares, None without any.
+
+    A kettle or a car charging for one quarter is no reason to expect more load for hours: only
+    a shift seen in every recent quarter, in the same direction, counts, and only by the
+    smallest of them. Mixed signs give 0.
+    """
+    if not errors_w:
+        return None
+    if all(error > 0 for error in errors_w):
+        return min(errors_w)
+    if all(error < 0 for error in errors_w):
+        return max(errors_w)
+    return 0.0
+
+
 def corrected_load_w(
     forecast_w: Sequence[float],
     slot_starts: Sequence[datetime],

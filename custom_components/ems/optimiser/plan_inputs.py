@@ -38,6 +38,7 @@ from .forecast import (
     corrected_load_w,
     find_load_sources,
     load_forecast_w,
+    persistent_error_w,
     pv_forecast_w,
     zeros,
 )
@@ -230,10 +231,8 @@ class PlanInputs:
         tz = dt_util.get_default_time_zone()
         log = await self.tracker.async_load()
         recent = log.recent_load_w(now, includes_pv=add_pv, lookback=CORRECTION_LOOKBACK)
-        error_w = (
-            sum(load_w - profile.at(start, tz) for start, load_w in recent.items()) / len(recent)
-            if recent
-            else None
+        error_w = persistent_error_w(
+            [load_w - profile.at(start, tz) for start, load_w in recent.items()]
         )
         source = "recorder statistics of 7 days, working days and weekends apart"
         if error_w is not None:
