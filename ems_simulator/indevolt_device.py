@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+from .model import STATE_CHARGING, STATE_DISCHARGING
+
 if TYPE_CHECKING:
     from .model import HomeModel
 
@@ -44,7 +46,7 @@ PACK_REGISTERS = (
 )
 # Write register -> attribute of DeviceSettings (backup SOC and grid charging live on the model).
 _POWER_SETTINGS = {1146: "feed_in_limit_w", 1147: "max_ac_output_w", 1138: "inverter_input_w"}
-_SWITCHES = {1143: "grid_charging", 7266: "bypass_enabled"}
+_SWITCHES = {1143: "grid_charging", 7266: "bypass_enabled", 7265: "led_enabled"}
 
 
 @dataclass
@@ -62,6 +64,7 @@ class DeviceSettings:
     max_ac_output_w: int = 2400
     inverter_input_w: int = 2400
     bypass_enabled: bool = False
+    led_enabled: bool = False
 
     def __post_init__(self) -> None:
         """Refuse a device that cannot exist."""
@@ -103,11 +106,19 @@ class DeviceSettings:
         return UNIT_LIMITS_W[self.generation][1] * self.units
 
 
+def _minutes_to(model: HomeModel, soc_percent: float) -> int:
+    """Minutes until the battery reaches `soc_percent` at its present power (11019 / 11020)."""
+    energy_wh = abs(soc_percent - model.soc_percent) / 100 * model.capacity_kwh * 1000
+    return round(energy_wh / abs(model.battery_sample_w) * 60)
+
+
 def settings_registers(model: HomeModel, device: DeviceSettings) -> dict[int, float | int | str]:
     """The registers of `device` beyond the model's physics, for its generation."""
     command = model.command
     command_code = command.action + (1000 if device.command_style == "state" else 0)
     pv_volts = (38.5, 37.9, 0.0, 0.0)
+    state = model.battery_state()
+    charging, discharging = state == STATE_CHARGING, state == STATE_DISCHARGING
     registers: dict[int, float | int | str] = {
         606: CLUSTER_MAIN if device.units > 1 else CLUSTER_STANDALONE,
         667: 0,
@@ -122,14 +133,20 @@ def settings_registers(model: HomeModel, device: DeviceSettings) -> dict[int, fl
         1633: round(model.pv_w[1] / pv_volts[1], 2),
     }
     if device.generation == GENERATION_1:
-        registers[7638] = 31.0
-        registers[7639] = 33.0
+        registers.update({7600: 35.0, 7605: 24.0, 7620: 24.5, 7621: 25.0, 7638: 31.0, 7639: 33.0})
+        registers[11034] = 0
         return registers
     registers.update(
         {
             114: device.charge_limit_w,
             115: device.discharge_limit_w,
             680: int(device.bypass_enabled),
+            7171: int(device.led_enabled),
+            9003: round(model.discharge_total_wh / (model.capacity_kwh * 1000), 1),
+            11005: 41.0,
+            11019: _minutes_to(model, 100.0) if charging else 0,
+            11020: _minutes_to(model, model.backup_soc_percent) if discharging else 0,
+            11034: 0,
             1602: 0.0,
             1603: 0.0,
             1634: 0.0,

@@ -150,6 +150,7 @@ async def test_number_writes_and_reads_back(
     [
         ("grid_charging", 1143, lambda sim: sim.model.grid_charging),
         ("bypass_socket", 7266, lambda sim: sim.device.bypass_enabled),
+        ("led_indicator", 7265, lambda sim: sim.device.led_enabled),
     ],
 )
 async def test_switch_writes_and_reads_back(
@@ -237,6 +238,7 @@ async def test_the_per_setting_methods_write_their_register(
     await controller.async_set_inverter_input_limit(700)
     await controller.async_set_grid_charging(True)
     await controller.async_set_bypass(True)
+    await controller.async_set_led(True)
     await hass.async_block_till_done()
     assert writes(sim) == [
         (1142, [20]),
@@ -245,6 +247,7 @@ async def test_the_per_setting_methods_write_their_register(
         (1138, [700]),
         (1143, [1]),
         (7266, [1]),
+        (7265, [1]),
     ]
 
 

@@ -56,6 +56,7 @@ from .devices.indevolt_registers import (
     FEED_IN_LIMIT,
     GRID_CHARGING,
     INVERTER_INPUT_LIMIT,
+    LED,
     MAX_AC_OUTPUT,
     DeviceSetting,
     PowerLimit,
@@ -239,6 +240,10 @@ class BatteryController:
     async def async_set_bypass(self, enabled: bool) -> None:
         """Switch the bypass (off-grid) socket (7266; read 680)."""
         await self.async_write_setting(BYPASS, int(enabled))
+
+    async def async_set_led(self, enabled: bool) -> None:
+        """Switch the LED light ring (7265; read 7171)."""
+        await self.async_write_setting(LED, int(enabled))
 
     async def async_write_setting(
         self, setting: DeviceSetting, value: int, *, source: CommandSource = CommandSource.USER

@@ -29,6 +29,7 @@ REG_WRITE_INVERTER_INPUT_LIMIT: Final = 1138
 REG_WRITE_FEED_IN_LIMIT: Final = 1146
 REG_WRITE_MAX_AC_OUTPUT: Final = 1147
 REG_WRITE_BYPASS: Final = 7266
+REG_WRITE_LED: Final = 7265
 
 # Read registers (device-facts.md and the sources above).
 REG_SERIAL: Final = 0
@@ -67,11 +68,19 @@ REG_REALTIME_COMMAND: Final = 6107
 REG_REALTIME_SOC: Final = 6108
 REG_REALTIME_POWER: Final = 6109
 REG_WORKING_MODE: Final = 7101
+REG_LED: Final = 7171
 REG_METER_CONNECTION: Final = 7120
 # Codes of REG_METER_CONNECTION (as core `indevolt` reads them).
 METER_CONNECTED: Final = 1000
 METER_DISCONNECTED: Final = 1001
 REG_GEN1_MOS_TEMPERATURES: Final = (7638, 7639)  # charge, discharge side
+REG_GEN1_INVERTER_TEMPERATURE: Final = 7600
+REG_GEN1_PACK_TEMPERATURES: Final = (7605, 7620, 7621)  # packs 1-3 (api)
+REG_EQUIVALENT_FULL_CYCLES: Final = 9003
+REG_TRANSFORMER_TEMPERATURE: Final = 11005
+REG_REMAINING_CHARGING_TIME: Final = 11019
+REG_REMAINING_DISCHARGING_TIME: Final = 11020
+REG_BYPASS_INPUT_ENERGY: Final = 11034
 REG_INVERTER_INPUT_LIMIT: Final = 11009
 REG_FEED_IN_LIMIT: Final = 11010
 REG_MAX_AC_OUTPUT: Final = 11011
@@ -183,8 +192,10 @@ GRID_CHARGING: Final = DeviceSetting(
 BYPASS: Final = DeviceSetting(
     "bypass", REG_BYPASS_ENABLED, REG_WRITE_BYPASS, on_value=1, off_value=0
 )
+# The LED light ring: no energy function, offered as core does (read 7171 / write 7265).
+LED: Final = DeviceSetting("led", REG_LED, REG_WRITE_LED, on_value=1, off_value=0)
 NUMBER_SETTINGS: Final = (BACKUP_SOC, FEED_IN_LIMIT, MAX_AC_OUTPUT, INVERTER_INPUT_LIMIT)
-SWITCH_SETTINGS: Final = (GRID_CHARGING, BYPASS)
+SWITCH_SETTINGS: Final = (GRID_CHARGING, BYPASS, LED)
 
 # One unit's power limits when the device does not report 114 / 115 (indevolt-api
 # DEVICE_LIMITS): generation -> (charge W, discharge W).
@@ -232,7 +243,12 @@ _FAST_COMMON: Final[tuple[int, ...]] = (
 # Identity, settings, limits and the packs change rarely: read at the first poll, every
 # `SLOW_POLL_EVERY` polls, and at the poll after ems writes a setting. One request (<= 50
 # keys) then reads each poll, as before these were added.
-_SLOW_COMMON: Final[tuple[int, ...]] = (REG_SERIAL, REG_RATED_CAPACITY, REG_CLUSTER_ROLE)
+_SLOW_COMMON: Final[tuple[int, ...]] = (
+    REG_SERIAL,
+    REG_RATED_CAPACITY,
+    REG_CLUSTER_ROLE,
+    REG_BYPASS_INPUT_ENERGY,
+)
 SLOW_POLL_EVERY: Final = 12
 
 FAST_REGISTERS_BY_GENERATION: Final[dict[int, tuple[int, ...]]] = {
@@ -250,7 +266,11 @@ FAST_REGISTERS_BY_GENERATION: Final[dict[int, tuple[int, ...]]] = {
     ),
 }
 SLOW_REGISTERS_BY_GENERATION: Final[dict[int, tuple[int, ...]]] = {
-    GENERATION_1: _SLOW_COMMON,
+    GENERATION_1: (
+        *_SLOW_COMMON,
+        REG_GEN1_INVERTER_TEMPERATURE,
+        *REG_GEN1_PACK_TEMPERATURES,
+    ),
     GENERATION_2: (
         *_SLOW_COMMON,
         REG_GRID_CHARGING,
@@ -260,6 +280,11 @@ SLOW_REGISTERS_BY_GENERATION: Final[dict[int, tuple[int, ...]]] = {
         REG_INVERTER_INPUT_LIMIT,
         REG_FEED_IN_LIMIT,
         REG_MAX_AC_OUTPUT,
+        REG_LED,
+        REG_EQUIVALENT_FULL_CYCLES,
+        REG_TRANSFORMER_TEMPERATURE,
+        REG_REMAINING_CHARGING_TIME,
+        REG_REMAINING_DISCHARGING_TIME,
         *(register for pack in BATTERY_PACKS for register in pack.registers),
     ),
 }

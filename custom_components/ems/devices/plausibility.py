@@ -62,6 +62,9 @@ CAPACITY_KWH: Final = Bounds(0, 1000)
 TARIFF: Final = Bounds(1, 4, whole=True)
 CODE: Final = Bounds(0, 65_535, whole=True)
 COUNTER: Final = Bounds(0, 1e9, whole=True)
+# Equivalent full cycles may be fractional; a remaining time in minutes is not negative.
+CYCLES: Final = Bounds(0, 1e6)
+MINUTES: Final = Bounds(0, 1e6)
 # yymmddhhmmss as a number.
 METER_TIMESTAMP: Final = Bounds(0, 999_999_999_999, whole=True)
 
@@ -126,6 +129,11 @@ INDEVOLT_BOUNDS: Final[Mapping[int, Bounds]] = {
         (9012, 9030, 9049, 9068, 9163, 9216, 11042, 9085, 9101, 9117, 9133, 7638, 7639),
         TEMPERATURE_C,
     ),
+    **dict.fromkeys((7600, 7605, 7620, 7621, 11005), TEMPERATURE_C),  # gen 1, transformer
+    7171: CODE,  # LED light
+    9003: CYCLES,  # equivalent full cycles
+    **dict.fromkeys((11019, 11020), MINUTES),  # remaining charging / discharging time
+    11034: ENERGY_WH,  # bypass input energy
 }
 
 # The external meters of the P1 reply (gas, water, heat) report totals.
