@@ -34,15 +34,15 @@ MAX_UNITS = 3
 MAX_EXTENSION_PACKS = 5
 CLUSTER_MAIN = 1000
 CLUSTER_STANDALONE = 1002
-# Pack registers (serial, SOC, temperature, voltage, current, MOS temperature); pack 0 is the
-# main pack (no MOS temperature register is known for it).
+# Pack registers (serial, SOC, temperature, voltage, current, MOS temperature, cycles); pack 0
+# is the main pack (no MOS temperature register is known for it).
 PACK_REGISTERS = (
-    (9008, 9000, 9012, 9004, 9013, None),
-    (9032, 9016, 9030, 9020, 19173, 11042),
-    (9051, 9035, 9049, 9039, 19174, 9085),
-    (9070, 9054, 9068, 9058, 19175, 9101),
-    (9165, 9149, 9163, 9153, 19176, 9117),
-    (9218, 9202, 9216, 9206, 19177, 9133),
+    (9008, 9000, 9012, 9004, 9013, None, 9003),
+    (9032, 9016, 9030, 9020, 19173, 11042, 9019),
+    (9051, 9035, 9049, 9039, 19174, 9085, 9038),
+    (9070, 9054, 9068, 9058, 19175, 9101, 9057),
+    (9165, 9149, 9163, 9153, 19176, 9117, 9152),
+    (9218, 9202, 9216, 9206, 19177, 9133, 9205),
 )
 # Write register -> attribute of DeviceSettings (backup SOC and grid charging live on the model).
 _POWER_SETTINGS = {1146: "feed_in_limit_w", 1147: "max_ac_output_w", 1138: "inverter_input_w"}
@@ -142,7 +142,7 @@ def settings_registers(model: HomeModel, device: DeviceSettings) -> dict[int, fl
             115: device.discharge_limit_w,
             680: int(device.bypass_enabled),
             7171: int(device.led_enabled),
-            9003: round(model.discharge_total_wh / (model.capacity_kwh * 1000), 1),
+            8646: round(model.discharge_total_wh / (model.capacity_kwh * 1000), 1),
             11005: 41.0,
             11019: _minutes_to(model, 100.0) if charging else 0,
             11020: _minutes_to(model, model.backup_soc_percent) if discharging else 0,
@@ -159,12 +159,14 @@ def settings_registers(model: HomeModel, device: DeviceSettings) -> dict[int, fl
         }
     )
     soc = round(model.soc_percent)
-    for number, (serial, soc_reg, temp, volt, current, mos) in enumerate(PACK_REGISTERS):
+    for number, (serial, soc_reg, temp, volt, current, mos, cycles) in enumerate(PACK_REGISTERS):
         present = number <= device.extension_packs
         registers[serial] = f"PACK{number}-{10000000 + number}" if present else ""
         if not present:
             continue
-        registers.update({soc_reg: soc, temp: 24.5 + number, volt: 51.2, current: 0.0})
+        registers.update(
+            {soc_reg: soc, temp: 24.5 + number, volt: 51.2, current: 0.0, cycles: 112 + number}
+        )
         if mos is not None:
             registers[mos] = 27.0 + number
     return registers

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from unittest.mock import patch
 
-from homeassistant.const import Platform
+from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 import pytest
@@ -61,7 +61,7 @@ def _entity_id(entity_registry: er.EntityRegistry, register: int) -> str:
 @pytest.mark.parametrize(
     ("register", "unit", "device_class", "state_class"),
     [
-        (9003, "cycles", None, "total_increasing"),
+        (8646, "cycles", None, "total_increasing"),
         (11034, "Wh", "energy", "total_increasing"),
         (11019, "min", "duration", "measurement"),
         (11020, "min", "duration", "measurement"),
@@ -88,7 +88,7 @@ async def test_generation_2_sensors_follow_core(
 async def test_rarely_used_sensors_are_disabled_by_default(
     hass: HomeAssistant, init_integration: MockConfigEntry, entity_registry: er.EntityRegistry
 ) -> None:
-    for register in (9003, 11019, 11020, 11005):
+    for register in (8646, 11019, 11020, 11005):
         entry = entity_registry.async_get(_entity_id(entity_registry, register))
         assert entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION, register
     assert hass.states.get(_entity_id(entity_registry, 11034)) is not None
@@ -102,7 +102,7 @@ async def test_values_are_the_devices(
     running_simulator: RunningSimulator,
 ) -> None:
     sent = _registers(running_simulator.simulator)
-    for register in (9003, 11034, 11005):
+    for register in (8646, 11034, 11005):
         state = hass.states.get(_entity_id(entity_registry, register))
         assert float(state.state) == pytest.approx(float(sent[register])), register
 
@@ -156,7 +156,7 @@ async def test_generation_1_temperatures(
         assert entity_registry.async_get(state.entity_id).entity_category == "diagnostic"
     assert hass.states.get(GEN_1 + "battery_pack_2_temperature") is not None
     assert hass.states.get(GEN_2 + "transformer_temperature") is None
-    for register in (9003, 11005, 11019, 11020):
+    for register in (8646, 11005, 11019, 11020):
         assert (
             entity_registry.async_get_entity_id("sensor", "ems", f"{INDEVOLT_SERIAL}_{register}")
             is None
@@ -166,10 +166,33 @@ async def test_generation_1_temperatures(
 @pytest.mark.parametrize("generation", [1, 2])
 def test_new_registers_are_slow(generation: int) -> None:
     """Slow-changing registers do not add to the one request of a fast poll."""
-    new = {7600, 7605, 7620, 7621, 7171, 9003, 11005, 11019, 11020, 11034}
+    new = {7600, 7605, 7620, 7621, 7171, 8646, 11005, 11019, 11020, 11034}
     assert not new & set(FAST_REGISTERS_BY_GENERATION[generation])
     assert len(FAST_REGISTERS_BY_GENERATION[generation]) <= 50
     expected = {11034} | (
         {7600, 7605, 7620, 7621} if generation == 1 else new - {7600, 7605, 7620, 7621}
     )
     assert expected <= set(SLOW_REGISTERS_BY_GENERATION[generation])
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_each_pack_reports_its_cycles(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    running_simulator: RunningSimulator,
+) -> None:
+    """Main pack 9003, extension pack 1 9019 (indevolt-api MAIN_CYCLES, PACK_n_CYCLES)."""
+    sent = _registers(running_simulator.simulator)
+    for number, register in ((0, 9003), (1, 9019)):
+        entity_id = entity_registry.async_get_entity_id(
+            "sensor", "ems", f"{INDEVOLT_SERIAL}_pack_{number}_{register}"
+        )
+        assert entity_id is not None, register
+        entry = entity_registry.async_get(entity_id)
+        assert entry is not None
+        assert entry.entity_category is EntityCategory.DIAGNOSTIC
+        state = hass.states.get(entity_id)
+        assert state is not None
+        assert float(state.state) == float(sent[register])
+        assert state.attributes["state_class"] == "total_increasing"

@@ -219,7 +219,7 @@ async def test_get_data_batches_and_merges(
     keys = [*POLL_REGISTERS, *range(20000, 20090), 6002]  # 88 + 90 = 178 distinct keys
     snapshot = await client.get_data(keys)
     configs = [record.config["t"] for record in running_simulator.simulator.requests]
-    assert [len(batch) for batch in configs] == [50, 50, 50, 28]
+    assert [len(batch) for batch in configs] == [50, 50, 50, 34]
     assert [key for batch in configs for key in batch] == list(dict.fromkeys(keys))
     assert snapshot.soc_percent == 50
     assert snapshot.meter_power_w is not None

@@ -203,8 +203,8 @@ DEVICE_SENSORS: Final[tuple[DeviceSensorDescription, ...]] = (
     _remaining_time(11019, "remaining_charging_time", BatteryState.CHARGING),
     _remaining_time(11020, "remaining_discharging_time", BatteryState.DISCHARGING),
     DeviceSensorDescription(
-        key="9003",
-        register=9003,
+        key="8646",
+        register=8646,
         translation_key="equivalent_full_cycles",
         generations=ONLY_GENERATION_2,
         state_class=SensorStateClass.TOTAL_INCREASING,
@@ -292,6 +292,16 @@ def pack_descriptions(pack: BatteryPack) -> tuple[DeviceSensorDescription, ...]:
             key=key(pack.current), entity_registry_enabled_default=False,
         ),
     ]  # fmt: skip
+    descriptions.append(
+        DeviceSensorDescription(
+            key=key(pack.cycles),
+            register=pack.cycles,
+            translation_key="pack_cycles",
+            state_class=SensorStateClass.TOTAL_INCREASING,
+            entity_registry_enabled_default=False,
+            entity_category=EntityCategory.DIAGNOSTIC,
+        )
+    )
     if pack.mos_temperature is not None:
         descriptions.append(
             _measurement(

@@ -131,7 +131,8 @@ INDEVOLT_BOUNDS: Final[Mapping[int, Bounds]] = {
     ),
     **dict.fromkeys((7600, 7605, 7620, 7621, 11005), TEMPERATURE_C),  # gen 1, transformer
     7171: CODE,  # LED light
-    9003: CYCLES,  # equivalent full cycles
+    8646: CYCLES,  # equivalent full cycles
+    **dict.fromkeys((9003, 9019, 9038, 9057, 9152, 9205), CYCLES),  # cycles of each pack
     **dict.fromkeys((11019, 11020), MINUTES),  # remaining charging / discharging time
     11034: ENERGY_WH,  # bypass input energy
 }
