@@ -175,26 +175,39 @@ class OptimiserStatusSensor(OptimiserEntity, SensorEntity):
         }
 
 
-class EstimatedSavingsSensor(OptimiserEntity, RestoreSensor):
-    """Money the battery saved while the optimiser ran (docs/optimiser.md says how)."""
+class SavingsSensor(OptimiserEntity, RestoreSensor):
+    """Money in the system currency, continued from its value before a restart."""
 
-    _attr_translation_key = "estimated_savings"
     _attr_device_class = SensorDeviceClass.MONETARY
     _attr_state_class = SensorStateClass.TOTAL
     _attr_suggested_display_precision = 2
 
     def __init__(self, entry: EmsConfigEntry) -> None:
-        """Describe the savings sensor."""
-        super().__init__(entry, "estimated_savings")
+        """Describe the sensor (its key is its translation key)."""
+        super().__init__(entry, str(self._attr_translation_key))
 
     @override
     async def async_added_to_hass(self) -> None:
-        """Continue from the total before the restart."""
+        """Take the system currency and give the optimiser the value before the restart."""
         await super().async_added_to_hass()
         self._attr_native_unit_of_measurement = self.hass.config.currency
         last = await self.async_get_last_sensor_data()
         if last is not None and isinstance(last.native_value, int | float | Decimal):
-            self.optimiser.restore_savings(float(last.native_value))
+            await self._async_restore(float(last.native_value))
+
+    async def _async_restore(self, value: float) -> None:
+        """Continue from `value`, the state before the restart."""
+        raise NotImplementedError
+
+
+class EstimatedSavingsSensor(SavingsSensor):
+    """Money the battery saved while the optimiser ran (docs/optimiser.md says how)."""
+
+    _attr_translation_key = "estimated_savings"
+
+    @override
+    async def _async_restore(self, value: float) -> None:
+        self.optimiser.restore_savings(value)
 
     @property
     @override
@@ -203,35 +216,23 @@ class EstimatedSavingsSensor(OptimiserEntity, RestoreSensor):
         return round(self.optimiser.savings_eur, 2)
 
 
-class SavingsTodaySensor(OptimiserEntity, RestoreSensor):
+class SavingsTodaySensor(SavingsSensor):
     """Today's savings against the battery's own self-consumption mode (resets at midnight)."""
 
     _attr_translation_key = "savings_vs_self_consumption_today"
-    _attr_device_class = SensorDeviceClass.MONETARY
-    _attr_state_class = SensorStateClass.TOTAL
-    _attr_suggested_display_precision = 2
-
-    def __init__(self, entry: EmsConfigEntry) -> None:
-        """Describe the sensor."""
-        super().__init__(entry, "savings_vs_self_consumption_today")
 
     @override
-    async def async_added_to_hass(self) -> None:
-        """Continue today's count after a restart on the same day."""
-        await super().async_added_to_hass()
-        self._attr_native_unit_of_measurement = self.hass.config.currency
-        last = await self.async_get_last_sensor_data()
+    async def _async_restore(self, value: float) -> None:
+        """Continue today's count only after a restart on the same day."""
         state = await self.async_get_last_state()
         midnight = dt_util.start_of_local_day()
         if (
-            last is not None
-            and state is not None
-            and isinstance(last.native_value, int | float | Decimal)
+            state is not None
             and dt_util.parse_datetime(str(state.attributes.get("last_reset"))) == midnight
         ):
             savings = self.optimiser.savings_vs_self_consumption
             savings.start_day(midnight.date(), midnight)
-            savings.today_eur = float(last.native_value)
+            savings.today_eur = value
 
     @property
     @override
@@ -246,26 +247,14 @@ class SavingsTodaySensor(OptimiserEntity, RestoreSensor):
         return round(self.optimiser.savings_vs_self_consumption.today_eur, 2)
 
 
-class SavingsTotalSensor(OptimiserEntity, RestoreSensor):
+class SavingsTotalSensor(SavingsSensor):
     """All savings against the battery's own self-consumption mode (restored after restarts)."""
 
     _attr_translation_key = "savings_vs_self_consumption_total"
-    _attr_device_class = SensorDeviceClass.MONETARY
-    _attr_state_class = SensorStateClass.TOTAL
-    _attr_suggested_display_precision = 2
-
-    def __init__(self, entry: EmsConfigEntry) -> None:
-        """Describe the sensor."""
-        super().__init__(entry, "savings_vs_self_consumption_total")
 
     @override
-    async def async_added_to_hass(self) -> None:
-        """Continue from the total before the restart."""
-        await super().async_added_to_hass()
-        self._attr_native_unit_of_measurement = self.hass.config.currency
-        last = await self.async_get_last_sensor_data()
-        if last is not None and isinstance(last.native_value, int | float | Decimal):
-            self.optimiser.savings_vs_self_consumption.total_eur = float(last.native_value)
+    async def _async_restore(self, value: float) -> None:
+        self.optimiser.savings_vs_self_consumption.total_eur = value
 
     @property
     @override
