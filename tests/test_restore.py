@@ -39,6 +39,16 @@ def sim(running_simulator: RunningSimulator) -> Simulator:
     return running_simulator.simulator
 
 
+def leave_behind(hass_storage: dict[str, Any], entry: MockConfigEntry, command: Any) -> None:
+    """The record a crash or power cut left in `.storage` for `entry`."""
+    hass_storage[storage_key(entry.entry_id)] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": storage_key(entry.entry_id),
+        "data": {"command": command},
+    }
+
+
 def stored(hass_storage: dict[str, Any], entry: MockConfigEntry) -> Any:
     return hass_storage[storage_key(entry.entry_id)]["data"]["command"]
 
@@ -106,12 +116,7 @@ async def test_left_behind_record_restored_at_setup(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     sim.model.set_mode(4)
-    hass_storage[storage_key(mock_config_entry.entry_id)] = {
-        "version": 1,
-        "minor_version": 1,
-        "key": storage_key(mock_config_entry.entry_id),
-        "data": {"command": LEFT_BEHIND},
-    }
+    leave_behind(hass_storage, mock_config_entry, LEFT_BEHIND)
     caplog.set_level(logging.INFO)
     mock_config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
@@ -140,12 +145,7 @@ async def test_damaged_record_still_restores(
     hass_storage: dict[str, Any],
     command: dict[str, Any],
 ) -> None:
-    hass_storage[storage_key(mock_config_entry.entry_id)] = {
-        "version": 1,
-        "minor_version": 1,
-        "key": storage_key(mock_config_entry.entry_id),
-        "data": {"command": command},
-    }
+    leave_behind(hass_storage, mock_config_entry, command)
     mock_config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
@@ -159,12 +159,7 @@ async def test_left_behind_restored_when_device_answers_again(
     sim: Simulator,
     hass_storage: dict[str, Any],
 ) -> None:
-    hass_storage[storage_key(mock_config_entry.entry_id)] = {
-        "version": 1,
-        "minor_version": 1,
-        "key": storage_key(mock_config_entry.entry_id),
-        "data": {"command": LEFT_BEHIND},
-    }
+    leave_behind(hass_storage, mock_config_entry, LEFT_BEHIND)
     sim.indevolt_faults.reject_commands = True
     mock_config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
@@ -222,12 +217,7 @@ async def test_left_behind_restored_through_the_indevolt_alone(
 ) -> None:
     """After a power cut the P1 meter may be down for long: the battery is restored anyway."""
     sim.model.set_mode(4)
-    hass_storage[storage_key(mock_config_entry.entry_id)] = {
-        "version": 1,
-        "minor_version": 1,
-        "key": storage_key(mock_config_entry.entry_id),
-        "data": {"command": LEFT_BEHIND},
-    }
+    leave_behind(hass_storage, mock_config_entry, LEFT_BEHIND)
     sim.p1_faults.off = True
     mock_config_entry.add_to_hass(hass)
     await hass.config_entries.async_setup(mock_config_entry.entry_id)
@@ -247,12 +237,7 @@ async def test_left_behind_is_not_restored_on_a_different_battery(
     """The record is of the entry's battery: another one at the address is not written to."""
     sim.model.set_mode(4)
     sim.config_sn = "OTHER-BATTERY-0001"
-    hass_storage[storage_key(mock_config_entry.entry_id)] = {
-        "version": 1,
-        "minor_version": 1,
-        "key": storage_key(mock_config_entry.entry_id),
-        "data": {"command": LEFT_BEHIND},
-    }
+    leave_behind(hass_storage, mock_config_entry, LEFT_BEHIND)
     mock_config_entry.add_to_hass(hass)
     assert not await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
@@ -272,12 +257,7 @@ async def test_left_behind_waits_for_a_dead_indevolt(
 ) -> None:
     """The Indevolt is down at start: the entry loads with the P1, the restore comes later."""
     sim.model.set_mode(4)
-    hass_storage[storage_key(mock_config_entry.entry_id)] = {
-        "version": 1,
-        "minor_version": 1,
-        "key": storage_key(mock_config_entry.entry_id),
-        "data": {"command": LEFT_BEHIND},
-    }
+    leave_behind(hass_storage, mock_config_entry, LEFT_BEHIND)
     sim.indevolt_faults.off = True
     mock_config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
