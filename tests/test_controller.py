@@ -13,8 +13,9 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.ems.command_validation import ControlAction
 from custom_components.ems.control_store import CommandSource, ForcedKind, storage_key
-from custom_components.ems.controller import BatteryController, ControlAction, ManualOverride
+from custom_components.ems.controller import BatteryController, ManualOverride
 from custom_components.ems.devices.errors import DeviceTimeoutError
 from custom_components.ems.devices.indevolt import WorkingMode
 from ems_simulator import RunningSimulator, Simulator

@@ -17,69 +17,45 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from functools import partial
 import math
-from typing import Any, Final, Never
+from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HassJob, HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.event import async_track_point_in_utc_time
-from homeassistant.util import dt as dt_util
 
+from .command_validation import (
+    ControlAction,
+    backup_soc_percent,
+    check_duration,
+    check_power,
+    check_target_soc,
+    device_error,
+    forced_command,
+    raise_validation,
+    standby_soc_percent,
+)
 from .const import (
     CONF_MAX_CHARGE_W,
     CONF_MAX_DISCHARGE_W,
     CONF_MAX_SOC,
     CONF_MIN_SOC,
-    DEVICE_MAX_SOC_PERCENT,
     DEVICE_MIN_POWER_W,
-    DEVICE_MIN_SOC_PERCENT,
-    DOMAIN,
     LOGGER,
 )
 from .control_store import CommandSource, ControlStore, ForcedCommand, ForcedKind
 from .coordinator import EmsCoordinator
-from .device_settings import check_setting, device_power_limit_w
-from .devices.errors import (
-    AuthenticationError,
-    CommandRejectedError,
-    DeviceConnectionError,
-    DeviceError,
-    DeviceTimeoutError,
-)
-from .devices.indevolt import BatterySnapshot, RealtimeAction, WorkingMode
-from .devices.indevolt_registers import (
-    BACKUP_SOC,
-    BYPASS,
-    FEED_IN_LIMIT,
-    GRID_CHARGING,
-    INVERTER_INPUT_LIMIT,
-    LED,
-    MAX_AC_OUTPUT,
-    DeviceSetting,
-    PowerLimit,
-)
+from .devices.errors import CommandRejectedError, DeviceError
+from .devices.indevolt import RealtimeAction, WorkingMode
+from .devices.indevolt_registers import PowerLimit
 from .options import entry_options
+from .settings_writer import DeviceSettingsWriter
 from .soc_floor import soc_floor_percent
 
 # Unload and stop give the restore one attempt of at most this long (lock wait included).
 RESTORE_TIMEOUT_S: Final = 5.0
-MIN_DURATION: Final = timedelta(minutes=1)
-MAX_DURATION: Final = timedelta(minutes=1440)
 WRITABLE_MODES: Final = (WorkingMode.SELF_CONSUMED, WorkingMode.REALTIME, WorkingMode.SCHEDULE)
-
-
-class ControlAction(StrEnum):
-    """What a caller asked the controller to do."""
-
-    CHARGE = "charge"
-    DISCHARGE = "discharge"
-    STOP = "stop"
-    SET_WORKING_MODE = "set_working_mode"
-    RESTORE_AUTO_MODE = "restore_auto_mode"
-    SET_SETTING = "set_setting"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,16 +74,16 @@ class ManualOverride:
 type ManualOverrideListener = Callable[[ManualOverride], None]
 
 
-class BatteryController:
+class BatteryController(DeviceSettingsWriter):
     """Validated, serialised, recorded and undoable control of one entry's Indevolt."""
 
     def __init__(
         self, hass: HomeAssistant, entry: ConfigEntry, coordinator: EmsCoordinator
     ) -> None:
         """Create the controller; `async_setup` loads the record and starts watching."""
+        super().__init__(coordinator)
         self._hass = hass
         self._entry = entry
-        self._coordinator = coordinator
         self._store = ControlStore(hass, entry.entry_id)
         self._forced: ForcedCommand | None = None
         # A forced state whose end could not be written yet: retried when the device answers.
@@ -115,7 +91,6 @@ class BatteryController:
         self._restore_task: asyncio.Task[None] | None = None
         self._cancel_deadline: CALLBACK_TYPE | None = None
         self._override_listeners: list[ManualOverrideListener] = []
-        self._closed = False
 
     # -- public API ------------------------------------------------------------------------
 
@@ -145,10 +120,15 @@ class BatteryController:
         options = self._options()
         max_soc = math.floor(float(options[CONF_MAX_SOC]))
         target = max_soc if target_soc_percent is None else target_soc_percent
-        self._check_power(power_w, int(options[CONF_MAX_CHARGE_W]), PowerLimit.CHARGE)
-        self._check_soc(target, options)
-        self._check_duration(duration)
-        command = self._command(ForcedKind.CHARGE, source, power_w, target, duration)
+        check_power(
+            power_w,
+            int(options[CONF_MAX_CHARGE_W]),
+            self.device_power_limit_w(PowerLimit.CHARGE),
+            PowerLimit.CHARGE,
+        )
+        check_target_soc(target, options)
+        check_duration(duration)
+        command = forced_command(ForcedKind.CHARGE, source, power_w, target, duration)
         await self._async_force(
             ControlAction.CHARGE,
             command,
@@ -169,17 +149,22 @@ class BatteryController:
         that is higher; an explicit target below the backup SOC is refused.
         """
         options = self._options()
-        backup = self._backup_soc_percent()
+        backup = backup_soc_percent(self._battery())
         if target_soc_percent is None:
             target = soc_floor_percent(float(options[CONF_MIN_SOC]), backup)
         else:
             target = target_soc_percent
-        self._check_power(power_w, int(options[CONF_MAX_DISCHARGE_W]), PowerLimit.DISCHARGE)
-        self._check_soc(target, options)
+        check_power(
+            power_w,
+            int(options[CONF_MAX_DISCHARGE_W]),
+            self.device_power_limit_w(PowerLimit.DISCHARGE),
+            PowerLimit.DISCHARGE,
+        )
+        check_target_soc(target, options)
         if backup is not None and target < backup:
-            _raise_validation("target_soc_below_backup", target=str(target), backup=str(backup))
-        self._check_duration(duration)
-        command = self._command(ForcedKind.DISCHARGE, source, power_w, target, duration)
+            raise_validation("target_soc_below_backup", target=str(target), backup=str(backup))
+        check_duration(duration)
+        command = forced_command(ForcedKind.DISCHARGE, source, power_w, target, duration)
         await self._async_force(
             ControlAction.DISCHARGE,
             command,
@@ -190,9 +175,9 @@ class BatteryController:
         self, *, duration: timedelta | None = None, source: CommandSource = CommandSource.USER
     ) -> None:
         """Hold the battery idle (real-time standby) until `duration` ends or a restore."""
-        self._check_duration(duration)
-        min_soc = self._standby_soc_percent()
-        command = self._command(ForcedKind.STOP, source, None, None, duration)
+        check_duration(duration)
+        min_soc = standby_soc_percent(self._options())
+        command = forced_command(ForcedKind.STOP, source, None, None, duration)
         await self._async_force(ControlAction.STOP, command, lambda: self._async_standby(min_soc))
 
     async def async_set_working_mode(
@@ -204,9 +189,9 @@ class BatteryController:
         the other two end any forced state.
         """
         if mode not in WRITABLE_MODES:
-            _raise_validation("working_mode_not_writable", mode=mode.name.lower())
+            raise_validation("working_mode_not_writable", mode=mode.name.lower())
         if mode is WorkingMode.REALTIME:
-            command = self._command(ForcedKind.REALTIME, source, None, None, None)
+            command = forced_command(ForcedKind.REALTIME, source, None, None, None)
             await self._async_force(ControlAction.SET_WORKING_MODE, command, None, always=True)
             return
         await self._async_release(ControlAction.SET_WORKING_MODE, mode, source)
@@ -216,60 +201,6 @@ class BatteryController:
         await self._async_release(
             ControlAction.RESTORE_AUTO_MODE, WorkingMode.SELF_CONSUMED, source
         )
-
-    async def async_set_backup_soc(self, percent: int) -> None:
-        """Write the backup SOC (1142; read 6105), the floor the battery never goes below."""
-        await self.async_write_setting(BACKUP_SOC, percent)
-
-    async def async_set_feed_in_limit(self, power_w: int) -> None:
-        """Write the feed-in (export) limit (1146; read 11010); 0 exports nothing."""
-        await self.async_write_setting(FEED_IN_LIMIT, power_w)
-
-    async def async_set_max_ac_output(self, power_w: int) -> None:
-        """Write the maximum AC output power (1147; read 11011)."""
-        await self.async_write_setting(MAX_AC_OUTPUT, power_w)
-
-    async def async_set_inverter_input_limit(self, power_w: int) -> None:
-        """Write the inverter input (AC charge) limit (1138; read 11009)."""
-        await self.async_write_setting(INVERTER_INPUT_LIMIT, power_w)
-
-    async def async_set_grid_charging(self, allowed: bool) -> None:
-        """Allow or forbid charging from the grid (1143; read 2618)."""
-        await self.async_write_setting(GRID_CHARGING, int(allowed))
-
-    async def async_set_bypass(self, enabled: bool) -> None:
-        """Switch the bypass (off-grid) socket (7266; read 680)."""
-        await self.async_write_setting(BYPASS, int(enabled))
-
-    async def async_set_led(self, enabled: bool) -> None:
-        """Switch the LED light ring (7265; read 7171)."""
-        await self.async_write_setting(LED, int(enabled))
-
-    async def async_write_setting(
-        self, setting: DeviceSetting, value: int, *, source: CommandSource = CommandSource.USER
-    ) -> None:
-        """Validate `value` against the device, write it, and read it back at the next poll.
-
-        Raises ServiceValidationError (nothing sent) or HomeAssistantError (device failure).
-        """
-        coordinator = self._coordinator
-        generation = coordinator.indevolt.generation
-        check_setting(setting, value, self._battery(), generation)
-        self._ensure_open()
-        async with coordinator.battery_lock:
-            self._ensure_open()  # shutdown may have begun while this waited for the lock
-            try:
-                await coordinator.indevolt.write_setting(setting.write_register, value)
-            except DeviceError as err:
-                raise _device_error(err, ControlAction.SET_SETTING) from err
-            coordinator.readback.note_setting(setting, value, coordinator.battery_reads)
-            coordinator.indevolt.refresh_slow_registers()
-        LOGGER.info("Battery setting %s = %s (%s)", setting.key, value, source)
-        await coordinator.async_request_refresh()
-
-    def device_power_limit_w(self, kind: PowerLimit) -> int:
-        """The device's (cluster's) charge or discharge limit, W, as last read."""
-        return device_power_limit_w(self._battery(), kind, self._coordinator.indevolt.generation)
 
     @callback
     def async_add_manual_override_listener(self, listener: ManualOverrideListener) -> CALLBACK_TYPE:
@@ -393,7 +324,7 @@ class BatteryController:
                         coordinator.readback.note_command(sent, coordinator.battery_reads)
             except DeviceError as err:
                 await self._async_command_failed(command, previous, may_have_switched)
-                raise _device_error(err, action) from err
+                raise device_error(err, action) from err
             except asyncio.CancelledError:
                 # Cancelled mid-write (optimiser switched off, dry run, unload): the request may
                 # have reached the device, so undo it like a failure that may have switched.
@@ -416,7 +347,7 @@ class BatteryController:
             except DeviceError as err:
                 if self._forced is not None:
                     self._restore_pending = True
-                raise _device_error(err, action) from err
+                raise device_error(err, action) from err
             coordinator.note_working_mode_written(mode)
             await self._async_forget()
         LOGGER.info("Battery: working mode %s (%s)", mode.name.lower(), source)
@@ -480,10 +411,6 @@ class BatteryController:
             for listener in list(self._override_listeners):
                 listener(override)
         self._coordinator.async_update_listeners()
-
-    def _ensure_open(self) -> None:
-        if self._closed:
-            raise HomeAssistantError(translation_domain=DOMAIN, translation_key="shutting_down")
 
     # -- automatic restore -----------------------------------------------------------------
 
@@ -573,91 +500,5 @@ class BatteryController:
             self._cancel_deadline()
             self._cancel_deadline = None
 
-    # -- validation ------------------------------------------------------------------------
-
     def _options(self) -> dict[str, Any]:
         return entry_options(self._entry)
-
-    def _command(
-        self,
-        kind: ForcedKind,
-        source: CommandSource,
-        power_w: int | None,
-        target_soc_percent: int | None,
-        duration: timedelta | None,
-    ) -> ForcedCommand:
-        now = dt_util.utcnow()
-        return ForcedCommand(
-            kind=kind,
-            source=source,
-            started=now,
-            power_w=power_w,
-            target_soc_percent=target_soc_percent,
-            deadline=None if duration is None else now + duration,
-        )
-
-    def _check_power(self, power_w: int, configured_max_w: int, kind: PowerLimit) -> None:
-        maximum = min(configured_max_w, self.device_power_limit_w(kind))
-        if not DEVICE_MIN_POWER_W <= power_w <= maximum:
-            _raise_validation(
-                f"{kind}_power_out_of_range",
-                power=str(power_w),
-                min=str(DEVICE_MIN_POWER_W),
-                max=str(maximum),
-            )
-
-    @staticmethod
-    def _check_soc(target: int, options: dict[str, Any]) -> None:
-        low = max(math.ceil(float(options[CONF_MIN_SOC])), DEVICE_MIN_SOC_PERCENT)
-        high = min(math.floor(float(options[CONF_MAX_SOC])), DEVICE_MAX_SOC_PERCENT)
-        if not low <= target <= high:
-            _raise_validation(
-                "target_soc_out_of_range", target=str(target), min=str(low), max=str(high)
-            )
-
-    @staticmethod
-    def _check_duration(duration: timedelta | None) -> None:
-        if duration is not None and not MIN_DURATION <= duration <= MAX_DURATION:
-            _raise_validation(
-                "duration_out_of_range", duration=str(int(duration.total_seconds() // 60))
-            )
-
-    def _battery(self) -> BatterySnapshot | None:
-        data = self._coordinator.data
-        return None if data is None else data.battery
-
-    def _backup_soc_percent(self) -> int | None:
-        battery = self._battery()
-        backup = None if battery is None else battery.backup_soc_percent
-        return None if backup is None or not math.isfinite(backup) else math.ceil(backup)
-
-    def _standby_soc_percent(self) -> int:
-        min_soc = math.ceil(float(self._options()[CONF_MIN_SOC]))
-        return max(DEVICE_MIN_SOC_PERCENT, min(DEVICE_MAX_SOC_PERCENT, min_soc))
-
-
-def _raise_validation(translation_key: str, **placeholders: str) -> Never:
-    raise ServiceValidationError(
-        translation_domain=DOMAIN,
-        translation_key=translation_key,
-        translation_placeholders=placeholders,
-    )
-
-
-def _device_error(err: DeviceError, action: ControlAction) -> HomeAssistantError:
-    """The translated error for a device failure during `action`."""
-    if isinstance(err, CommandRejectedError):
-        key = "command_rejected"
-    elif isinstance(err, DeviceTimeoutError):
-        key = "device_timeout"
-    elif isinstance(err, AuthenticationError):
-        key = "command_auth_failed"
-    elif isinstance(err, DeviceConnectionError):
-        key = "device_unreachable"
-    else:
-        key = "device_error"
-    return HomeAssistantError(
-        translation_domain=DOMAIN,
-        translation_key=key,
-        translation_placeholders={"action": str(action), "error": str(err) or type(err).__name__},
-    )

@@ -13,8 +13,9 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 import probatio
 
+from .command_validation import MAX_DURATION, MIN_DURATION
 from .const import DOMAIN
-from .controller import MAX_DURATION, MIN_DURATION, BatteryController
+from .controller import BatteryController
 from .devices.indevolt import WorkingMode
 from .runtime_data import EmsConfigEntry
 
