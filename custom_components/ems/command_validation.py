@@ -16,6 +16,8 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.util import dt as dt_util
 
 from .const import (
+    CONF_MAX_CHARGE_W,
+    CONF_MAX_DISCHARGE_W,
     CONF_MAX_SOC,
     CONF_MIN_SOC,
     DEVICE_MAX_SOC_PERCENT,
@@ -33,6 +35,7 @@ from .devices.errors import (
 )
 from .devices.indevolt import BatterySnapshot
 from .devices.indevolt_registers import PowerLimit
+from .soc_floor import soc_floor_percent
 
 MIN_DURATION: Final = timedelta(minutes=1)
 MAX_DURATION: Final = timedelta(minutes=1440)
@@ -66,6 +69,50 @@ def forced_command(
         target_soc_percent=target_soc_percent,
         deadline=None if duration is None else now + duration,
     )
+
+
+def checked_charge_target(
+    options: dict[str, Any],
+    device_max_w: int,
+    *,
+    power_w: int,
+    target_soc_percent: int | None,
+    duration: timedelta | None,
+) -> int:
+    """Check a charge command; its target SOC (default: the configured max SOC)."""
+    max_soc = math.floor(float(options[CONF_MAX_SOC]))
+    target = max_soc if target_soc_percent is None else target_soc_percent
+    check_power(power_w, int(options[CONF_MAX_CHARGE_W]), device_max_w, PowerLimit.CHARGE)
+    check_target_soc(target, options)
+    check_duration(duration)
+    return target
+
+
+def checked_discharge_target(
+    options: dict[str, Any],
+    device_max_w: int,
+    battery: BatterySnapshot | None,
+    *,
+    power_w: int,
+    target_soc_percent: int | None,
+    duration: timedelta | None,
+) -> int:
+    """Check a discharge command; its target SOC.
+
+    The default target is the configured min SOC, or the battery's backup SOC (6105) when
+    that is higher; an explicit target below the backup SOC is refused.
+    """
+    backup = backup_soc_percent(battery)
+    if target_soc_percent is None:
+        target = soc_floor_percent(float(options[CONF_MIN_SOC]), backup)
+    else:
+        target = target_soc_percent
+    check_power(power_w, int(options[CONF_MAX_DISCHARGE_W]), device_max_w, PowerLimit.DISCHARGE)
+    check_target_soc(target, options)
+    if backup is not None and target < backup:
+        raise_validation("target_soc_below_backup", target=str(target), backup=str(backup))
+    check_duration(duration)
+    return target
 
 
 def check_power(power_w: int, configured_max_w: int, device_max_w: int, kind: PowerLimit) -> None:

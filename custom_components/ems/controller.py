@@ -16,42 +16,34 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import partial
-import math
+from datetime import timedelta
 from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HassJob, HomeAssistant, callback
-from homeassistant.helpers.event import async_track_point_in_utc_time
 
 from .command_validation import (
     ControlAction,
-    backup_soc_percent,
     check_duration,
-    check_power,
-    check_target_soc,
+    checked_charge_target,
+    checked_discharge_target,
     device_error,
     forced_command,
     raise_validation,
     standby_soc_percent,
 )
 from .const import (
-    CONF_MAX_CHARGE_W,
-    CONF_MAX_DISCHARGE_W,
-    CONF_MAX_SOC,
-    CONF_MIN_SOC,
     DEVICE_MIN_POWER_W,
     LOGGER,
 )
-from .control_store import CommandSource, ControlStore, ForcedCommand, ForcedKind
+from .control_store import CommandSource, ForcedCommand, ForcedKind
 from .coordinator import EmsCoordinator
 from .devices.errors import CommandRejectedError, DeviceError
 from .devices.indevolt import RealtimeAction, WorkingMode
 from .devices.indevolt_registers import PowerLimit
+from .forced_record import ForcedRecord
 from .options import entry_options
 from .settings_writer import DeviceSettingsWriter
-from .soc_floor import soc_floor_percent
 
 # Unload and stop give the restore one attempt of at most this long (lock wait included).
 RESTORE_TIMEOUT_S: Final = 5.0
@@ -84,12 +76,8 @@ class BatteryController(DeviceSettingsWriter):
         super().__init__(coordinator)
         self._hass = hass
         self._entry = entry
-        self._store = ControlStore(hass, entry.entry_id)
-        self._forced: ForcedCommand | None = None
-        # A forced state whose end could not be written yet: retried when the device answers.
-        self._restore_pending = False
+        self._record = ForcedRecord(hass, entry.entry_id, self._deadline_reached)
         self._restore_task: asyncio.Task[None] | None = None
-        self._cancel_deadline: CALLBACK_TYPE | None = None
         self._override_listeners: list[ManualOverrideListener] = []
 
     # -- public API ------------------------------------------------------------------------
@@ -97,12 +85,12 @@ class BatteryController(DeviceSettingsWriter):
     @property
     def forced_command(self) -> ForcedCommand | None:
         """The command ems is holding the battery in real-time mode with, None when none."""
-        return self._forced
+        return self._record.command
 
     @property
     def restore_pending(self) -> bool:
         """True while a restore of self-consumption waits for the device to answer."""
-        return self._restore_pending
+        return self._record.restore_pending
 
     async def async_charge(
         self,
@@ -117,17 +105,13 @@ class BatteryController(DeviceSettingsWriter):
         Self-consumption comes back when `duration` ends or the target is reached. Raises
         ServiceValidationError (nothing sent) or HomeAssistantError (device failure).
         """
-        options = self._options()
-        max_soc = math.floor(float(options[CONF_MAX_SOC]))
-        target = max_soc if target_soc_percent is None else target_soc_percent
-        check_power(
-            power_w,
-            int(options[CONF_MAX_CHARGE_W]),
+        target = checked_charge_target(
+            self._options(),
             self.device_power_limit_w(PowerLimit.CHARGE),
-            PowerLimit.CHARGE,
+            power_w=power_w,
+            target_soc_percent=target_soc_percent,
+            duration=duration,
         )
-        check_target_soc(target, options)
-        check_duration(duration)
         command = forced_command(ForcedKind.CHARGE, source, power_w, target, duration)
         await self._async_force(
             ControlAction.CHARGE,
@@ -148,22 +132,14 @@ class BatteryController(DeviceSettingsWriter):
         The default target is the configured min SOC, or the battery's backup SOC (6105) when
         that is higher; an explicit target below the backup SOC is refused.
         """
-        options = self._options()
-        backup = backup_soc_percent(self._battery())
-        if target_soc_percent is None:
-            target = soc_floor_percent(float(options[CONF_MIN_SOC]), backup)
-        else:
-            target = target_soc_percent
-        check_power(
-            power_w,
-            int(options[CONF_MAX_DISCHARGE_W]),
+        target = checked_discharge_target(
+            self._options(),
             self.device_power_limit_w(PowerLimit.DISCHARGE),
-            PowerLimit.DISCHARGE,
+            self._battery(),
+            power_w=power_w,
+            target_soc_percent=target_soc_percent,
+            duration=duration,
         )
-        check_target_soc(target, options)
-        if backup is not None and target < backup:
-            raise_validation("target_soc_below_backup", target=str(target), backup=str(backup))
-        check_duration(duration)
         command = forced_command(ForcedKind.DISCHARGE, source, power_w, target, duration)
         await self._async_force(
             ControlAction.DISCHARGE,
@@ -227,7 +203,7 @@ class BatteryController(DeviceSettingsWriter):
         battery forced. When this attempt fails, the restore is retried after the first poll
         the Indevolt answers.
         """
-        left_behind = await self._store.async_load()
+        left_behind = await self._record.async_load_left_behind()
         if left_behind is None:
             return
         try:
@@ -240,8 +216,7 @@ class BatteryController(DeviceSettingsWriter):
             "A forced battery command was left behind (%s); restoring self-consumption mode",
             left_behind.describe(),
         )
-        self._forced = left_behind
-        self._restore_pending = True
+        self._record.hold_for_restore(left_behind)
         await self._async_restore("a forced command was left behind", left_behind)
 
     async def async_setup(self) -> None:
@@ -267,10 +242,10 @@ class BatteryController(DeviceSettingsWriter):
         if self._closed:
             return
         self._closed = True
-        self._cancel_deadline_timer()
+        self._record.cancel_deadline()
         try:
             async with asyncio.timeout(RESTORE_TIMEOUT_S), self._coordinator.battery_lock:
-                forced = self._forced
+                forced = self._record.command
                 if forced is not None:
                     await self._async_restore_locked(reason, forced)
         except TimeoutError:
@@ -302,10 +277,10 @@ class BatteryController(DeviceSettingsWriter):
         async with coordinator.battery_lock:
             # Shutdown may have begun while this command waited for the lock.
             self._ensure_open()
-            previous = self._forced
+            previous = self._record.command
             if previous is not None and command.same_as(previous):
                 command = previous  # the same command re-sent: the record stays as it is
-            await self._store.async_save(command)
+            await self._record.async_save(command)
             may_have_switched = False
             try:
                 if always or coordinator.known_working_mode is not WorkingMode.REALTIME:
@@ -323,14 +298,17 @@ class BatteryController(DeviceSettingsWriter):
                     if (sent := coordinator.indevolt.last_realtime) is not None:
                         coordinator.readback.note_command(sent, coordinator.battery_reads)
             except DeviceError as err:
-                await self._async_command_failed(command, previous, may_have_switched)
+                if may_have_switched:
+                    _warn_may_have_switched()
+                await self._record.async_command_failed(command, previous, may_have_switched)
                 raise device_error(err, action) from err
             except asyncio.CancelledError:
                 # Cancelled mid-write (optimiser switched off, dry run, unload): the request may
                 # have reached the device, so undo it like a failure that may have switched.
-                self._mark_may_have_switched(command)
+                _warn_may_have_switched()
+                self._record.hold_for_restore(command)
                 raise
-            self._set_forced(command)
+            self._record.set(command)
         LOGGER.info("Battery: %s", command.describe())
         self._after_command(action, command.source, WorkingMode.REALTIME if always else None)
 
@@ -345,8 +323,8 @@ class BatteryController(DeviceSettingsWriter):
             try:
                 await coordinator.indevolt.set_working_mode(mode)
             except DeviceError as err:
-                if self._forced is not None:
-                    self._restore_pending = True
+                if self._record.command is not None:
+                    self._record.restore_pending = True
                 raise device_error(err, action) from err
             coordinator.note_working_mode_written(mode)
             await self._async_forget()
@@ -362,52 +340,16 @@ class BatteryController(DeviceSettingsWriter):
             LOGGER.debug("Standby [0, 0, 0] rejected; sending [0, 50, %s]", min_soc_percent)
             await indevolt.realtime(RealtimeAction.STOP, DEVICE_MIN_POWER_W, min_soc_percent)
 
-    async def _async_command_failed(
-        self, command: ForcedCommand, previous: ForcedCommand | None, may_have_switched: bool
-    ) -> None:
-        """Keep the record true after a failed command (battery lock held)."""
-        if may_have_switched:
-            self._mark_may_have_switched(command)
-        elif previous is not None:
-            await self._store.async_save(previous)  # the earlier command still runs
-        else:
-            await self._store.async_clear()
-
-    def _mark_may_have_switched(self, command: ForcedCommand) -> None:
-        """Real-time mode may be on without `command`: undo it as soon as the device answers.
-
-        The record of `command` stays, for a restart in between (battery lock held).
-        """
-        self._cancel_deadline_timer()
-        self._forced = command
-        self._restore_pending = True
-        LOGGER.warning(
-            "The battery may be in real-time mode without its command; self-consumption "
-            "mode will be restored when the Indevolt answers"
-        )
-
-    def _set_forced(self, command: ForcedCommand) -> None:
-        self._cancel_deadline_timer()
-        self._forced = command
-        self._restore_pending = False
-        if command.deadline is not None:
-            self._cancel_deadline = async_track_point_in_utc_time(
-                self._hass, partial(self._deadline_reached, command), command.deadline
-            )
-
     async def _async_forget(self) -> None:
         """The battery is no longer forced by ems (battery lock held)."""
         self._coordinator.readback.note_released()
-        self._cancel_deadline_timer()
-        self._forced = None
-        self._restore_pending = False
-        await self._store.async_clear()
+        await self._record.async_clear()
 
     def _after_command(
         self, action: ControlAction, source: CommandSource, mode: WorkingMode | None
     ) -> None:
         if source is not CommandSource.OPTIMISER:
-            override = ManualOverride(action, self._forced, mode)
+            override = ManualOverride(action, self._record.command, mode)
             for listener in list(self._override_listeners):
                 listener(override)
         self._coordinator.async_update_listeners()
@@ -417,7 +359,7 @@ class BatteryController(DeviceSettingsWriter):
     async def _async_restore(self, reason: str, expected: ForcedCommand) -> None:
         """Write 47005 = [1] if `expected` is still the forced state; log what happened."""
         async with self._coordinator.battery_lock:
-            if self._forced is expected:  # else a newer command (or restore) took over
+            if self._record.command is expected:  # else a newer command (or restore) took over
                 await self._async_restore_locked(reason, expected)
 
     async def _async_restore_locked(self, reason: str, expected: ForcedCommand) -> None:
@@ -427,14 +369,14 @@ class BatteryController(DeviceSettingsWriter):
             await coordinator.indevolt.set_working_mode(WorkingMode.SELF_CONSUMED)
         except DeviceError as err:
             # Warn once per episode; the retries after each answered poll log at debug.
-            log = LOGGER.debug if self._restore_pending else LOGGER.warning
+            log = LOGGER.debug if self._record.restore_pending else LOGGER.warning
             log(
                 "Could not restore self-consumption mode (%s): %s; retrying after the "
                 "next poll the Indevolt answers",
                 reason,
                 err,
             )
-            self._restore_pending = True
+            self._record.restore_pending = True
             return
         coordinator.note_working_mode_written(WorkingMode.SELF_CONSUMED)
         await self._async_forget()
@@ -448,15 +390,13 @@ class BatteryController(DeviceSettingsWriter):
         )
 
     @callback
-    def _deadline_reached(self, command: ForcedCommand, now: datetime) -> None:
-        # The timer is cancelled whenever `command` stops being the forced state.
-        self._cancel_deadline = None
+    def _deadline_reached(self, command: ForcedCommand) -> None:
         self._schedule_restore(f"the {command.kind} command's duration ended", command)
 
     @callback
     def _handle_coordinator_update(self) -> None:
         """After each poll: retry a pending restore, end a command at its target SOC."""
-        forced = self._forced
+        forced = self._record.command
         coordinator = self._coordinator
         if forced is None or self._closed or not coordinator.last_update_success:
             return
@@ -465,7 +405,7 @@ class BatteryController(DeviceSettingsWriter):
             return  # the Indevolt did not answer this poll
         if self._restore_task is not None and not self._restore_task.done():
             return
-        if self._restore_pending:
+        if self._record.restore_pending:
             self._schedule_restore("the Indevolt answers again", forced)
             return
         mode = coordinator.known_working_mode
@@ -486,7 +426,7 @@ class BatteryController(DeviceSettingsWriter):
     async def _async_forget_changed(self, mode: WorkingMode, expected: ForcedCommand) -> None:
         """The mode was changed outside ems (the app, a reboot): nothing is left to undo."""
         async with self._coordinator.battery_lock:
-            if self._forced is not expected:
+            if self._record.command is not expected:
                 return
             await self._async_forget()
         LOGGER.info(
@@ -495,10 +435,12 @@ class BatteryController(DeviceSettingsWriter):
             expected.describe(),
         )
 
-    def _cancel_deadline_timer(self) -> None:
-        if self._cancel_deadline is not None:
-            self._cancel_deadline()
-            self._cancel_deadline = None
-
     def _options(self) -> dict[str, Any]:
         return entry_options(self._entry)
+
+
+def _warn_may_have_switched() -> None:
+    LOGGER.warning(
+        "The battery may be in real-time mode without its command; self-consumption "
+        "mode will be restored when the Indevolt answers"
+    )
