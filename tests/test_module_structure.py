@@ -21,6 +21,7 @@ PLANNER = INTEGRATION / "optimiser" / "planner"
 PURE_MODULES = (
     "address.py",
     "const.py",
+    "mode_tracker.py",
     "reconciliation.py",
     "soc_floor.py",
     "devices/__init__.py",

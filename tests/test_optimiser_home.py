@@ -308,6 +308,30 @@ async def test_a_working_mode_changed_in_the_app_switches_the_optimiser_off(
     assert sim.model.mode == model.MODE_SCHEDULE
 
 
+async def test_an_app_change_right_after_an_ems_write_is_seen_at_the_next_poll(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+) -> None:
+    """Only the mode from before a write passes for a lagging read-back; the app's does not."""
+    sim: Simulator = running_simulator.simulator
+    await switch(hass, SWITCH, True)
+    await poll(hass, entry, sim_clock, freezer)  # shaving: 47005 = 4
+    assert mode_writes(sim) == [4]
+    sim.requests.clear()
+    sim.model.set_mode(model.MODE_SCHEDULE)  # the app, before 7101 reported the write
+    await poll(hass, entry, sim_clock, freezer)
+    optimiser = entry.runtime_data.optimiser
+    assert not optimiser.enabled
+    assert optimiser.off_reason == "app_override: working mode schedule"
+    await poll(hass, entry, sim_clock, freezer, times=3)
+    assert writes(sim) == []
+    assert sim.model.mode == model.MODE_SCHEDULE
+
+
 async def test_an_app_change_while_idle_in_self_consumption_is_seen_too(
     hass: HomeAssistant,
     *,

@@ -105,6 +105,6 @@ DEVICE_MAX_SOC_PERCENT: Final = 100
 
 DEFAULT_SCAN_INTERVAL: Final = timedelta(seconds=5)
 
-# Polls after an ems write of 47005 that may still report the old 7101: the poll in flight
-# during the write, and two more (real firmware is suspected to lag by 1-2 polls).
+# Polls after an ems write of 47005 (not counting one in flight during it) that may still report
+# the old 7101 (real firmware is suspected to lag by 1-2 polls); mode_tracker.py applies it.
 MODE_REPORT_LAG_POLLS: Final = 3

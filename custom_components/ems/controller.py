@@ -290,7 +290,7 @@ class BatteryController(DeviceSettingsWriter):
                     except CommandRejectedError:
                         may_have_switched = False  # a rejection changes nothing
                         raise
-                    coordinator.note_working_mode_written(WorkingMode.REALTIME)
+                    coordinator.mode_tracker.note_written(WorkingMode.REALTIME)
                 if send is None:
                     coordinator.readback.note_released()  # a mode switch drops the command
                 else:
@@ -326,7 +326,7 @@ class BatteryController(DeviceSettingsWriter):
                 if self._record.command is not None:
                     self._record.restore_pending = True
                 raise device_error(err, action) from err
-            coordinator.note_working_mode_written(mode)
+            coordinator.mode_tracker.note_written(mode)
             await self._async_forget()
         LOGGER.info("Battery: working mode %s (%s)", mode.name.lower(), source)
         self._after_command(action, source, mode)
@@ -378,7 +378,7 @@ class BatteryController(DeviceSettingsWriter):
             )
             self._record.restore_pending = True
             return
-        coordinator.note_working_mode_written(WorkingMode.SELF_CONSUMED)
+        coordinator.mode_tracker.note_written(WorkingMode.SELF_CONSUMED)
         await self._async_forget()
         LOGGER.info("Restored self-consumption mode on the Indevolt: %s", reason)
         coordinator.async_update_listeners()

@@ -28,13 +28,13 @@ from .const import (
     DEFAULT_OPTIONS,
     DOMAIN,
     LOGGER,
-    MODE_REPORT_LAG_POLLS,
 )
 from .device_readback import DeviceReadback
 from .devices.errors import AuthenticationError, DeviceError, P1ApiDisabledError
 from .devices.indevolt import BatterySnapshot, IndevoltClient, IndevoltDeviceInfo, WorkingMode
 from .devices.indevolt_registers import PowerLimit, generation_of
 from .devices.p1 import P1Client, P1Data, P1Device
+from .mode_tracker import WorkingModeTracker
 from .reconciliation import Reconciler, Reconciliation
 from .repair_issues import RepairIssues
 
@@ -122,12 +122,8 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
         self._available = {"p1": True, "battery": True}
         self._reauth_started = False
         self._epoch_started: float | None = None
-        self._known_working_mode: WorkingMode | None = None
-        self._mode_write_count = 0
-        self._mode_lag_polls_left = 0
-        self._mode_before_write: WorkingMode | None = None
-        # The last successful 47005 write: (its number since set-up, the mode written).
-        self.last_mode_write: tuple[int, WorkingMode] | None = None
+        # The working mode from the polls and ems's own writes (the controller notes those).
+        self.mode_tracker = WorkingModeTracker()
         # Battery reads completed since set-up, and what ems wrote compared with them.
         self.battery_reads = 0
         self.readback = DeviceReadback()
@@ -156,16 +152,7 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
     @property
     def known_working_mode(self) -> WorkingMode | None:
         """The working mode as last polled, or as last written successfully since then."""
-        return self._known_working_mode
-
-    def note_working_mode_written(self, mode: WorkingMode) -> None:
-        """Record a successful 47005 write (call with the battery lock held)."""
-        if mode is not self._known_working_mode:
-            self._mode_before_write = self._known_working_mode
-            self._mode_lag_polls_left = MODE_REPORT_LAG_POLLS
-        self._known_working_mode = mode
-        self._mode_write_count += 1
-        self.last_mode_write = (self._mode_write_count, mode)
+        return self.mode_tracker.known
 
     @override
     def _schedule_refresh(self) -> None:
@@ -246,7 +233,7 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
         """Fetch both devices concurrently; fail only when both fail."""
         self._epoch_started = self.hass.loop.time()
         started = time.monotonic()
-        writes_before = self._mode_write_count
+        mode_writes_before = self.mode_tracker.writes
         p1_result, battery_result = await asyncio.gather(
             self._read_p1(), self._read_battery(), return_exceptions=True
         )
@@ -274,9 +261,10 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
             )
         if p1 is not None:
             self._remember_p1_keys(p1)
-        if battery is not None and writes_before == self._mode_write_count:
-            self._follow_polled_mode(battery.working_mode)
         if battery is not None:
+            self.mode_tracker.note_polled(
+                battery.working_mode, writes_before_poll=mode_writes_before
+            )
             for warning in self.readback.check(battery, self.battery_reads):
                 LOGGER.warning(warning)
             self._store_power_limits(battery)
@@ -288,20 +276,6 @@ class EmsCoordinator(DataUpdateCoordinator[EmsData]):
         )
         self._repair_issues.update(now_s=started, battery=battery, reconciliation=reconciliation)
         return EmsData(p1, battery, reconciliation, p1_error, battery_error)
-
-    def _follow_polled_mode(self, polled: WorkingMode | None) -> None:
-        """Take the polled 7101 as the known mode, unless it may lag ems's last write.
-
-        A poll that started before the write is skipped by the caller; firmware may report the
-        mode from before the write for a poll or two more, which must not look like a change
-        made in the app. Any other mode is taken at once.
-        """
-        if self._mode_lag_polls_left > 0 and polled is not self._known_working_mode:
-            self._mode_lag_polls_left -= 1
-            if polled is self._mode_before_write:
-                return
-        self._mode_lag_polls_left = 0
-        self._known_working_mode = polled
 
     async def _read_p1(self) -> P1Data:
         if self.p1_device is None:

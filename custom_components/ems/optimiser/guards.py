@@ -8,15 +8,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Final
 
-from ..const import MODE_REPORT_LAG_POLLS
-from ..devices.indevolt import WorkingMode
-
 # Failed sends wait 1 poll, then 2, 4, 8, ... polls, at most this long.
 MAX_SEND_BACKOFF: Final = timedelta(minutes=5)
 # Doubling beyond this many failures changes nothing (the cap is reached long before).
 _MAX_DOUBLINGS: Final = 16
-
-type ModeWrite = tuple[int, WorkingMode]
 
 
 class SendBackoff:
@@ -48,39 +43,23 @@ class SendBackoff:
 
 
 class AppChangeWatch:
-    """Tells a working mode changed outside ems (the Indevolt app) from a 7101 that lags a write.
+    """Which working-mode changes made outside ems the optimiser has seen.
 
-    The mode ems expects is the one it last wrote (`EmsCoordinator.last_mode_write`), or the
-    first one polled after `start`. A polled mode that differs from it is a change made outside
-    ems, unless it comes within MODE_REPORT_LAG_POLLS polls of the write and before any poll
-    reported the written mode.
+    The coordinator's `WorkingModeTracker` tells a change made in the Indevolt app from a 7101
+    that lags an ems write, and counts the changes; this remembers the count the optimiser last
+    acted on, so each change is seen once, and none from before `start`.
     """
 
     def __init__(self) -> None:
-        """Expect nothing until `start`."""
-        self._expected: WorkingMode | None = None
-        self._seen_write: ModeWrite | None = None
-        self._lag_polls_left = 0
+        """Seen nothing yet; `start` sets where watching begins."""
+        self._seen = 0
 
-    def start(self, last_write: ModeWrite | None) -> None:
-        """Watch from now on: earlier writes are not ems's expectation any more."""
-        self._expected = None
-        self._seen_write = last_write
-        self._lag_polls_left = 0
+    def start(self, outside_changes: int) -> None:
+        """Watch from now on: changes before this were not the optimiser's concern."""
+        self._seen = outside_changes
 
-    def changed_outside(self, polled: WorkingMode | None, last_write: ModeWrite | None) -> bool:
-        """Whether this poll's 7101 (`polled`) shows a change that ems did not write."""
-        if last_write is not None and last_write != self._seen_write:
-            self._seen_write = last_write
-            self._expected = last_write[1]
-            self._lag_polls_left = MODE_REPORT_LAG_POLLS
-        if polled is None:
-            return False  # 7101 missing from this reply: nothing to compare
-        if self._expected is None or polled is self._expected:
-            self._expected = polled
-            self._lag_polls_left = 0
-            return False
-        if self._lag_polls_left > 0:
-            self._lag_polls_left -= 1
-            return False
-        return True
+    def changed_outside(self, outside_changes: int) -> bool:
+        """Whether the count grew since the last call (or `start`): a new change outside ems."""
+        changed = outside_changes != self._seen
+        self._seen = outside_changes
+        return changed

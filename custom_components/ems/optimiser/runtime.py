@@ -92,7 +92,7 @@ class Optimiser(PlanningLoop, CommandSender):
         if enabled:
             LOGGER.info("Optimiser switched on%s", " (dry run)" if self.dry_run else "")
             self._reset_realtime()
-            self._app_watch.start(self._coordinator.last_mode_write)
+            self._app_watch.start(self._coordinator.mode_tracker.outside_changes)
             self._inputs.watch_price_entities(self._options())
             self._schedule_replan()
         else:
@@ -131,11 +131,10 @@ class Optimiser(PlanningLoop, CommandSender):
         soc = None if battery is None else usable_soc_percent(battery.soc_percent)
         if (
             battery is not None
-            # A command that may have switched the mode is being undone: the mode is unknown.
+            and self._app_watch.changed_outside(self._coordinator.mode_tracker.outside_changes)
+            # A command that may have switched the mode is being undone: the mode is unknown
+            # (the change is seen, and passed over, all the same).
             and not self._controller.restore_pending
-            and self._app_watch.changed_outside(
-                battery.working_mode, self._coordinator.last_mode_write
-            )
         ):
             self._step_back_for_app(battery.working_mode)
             return
