@@ -1,44 +1,29 @@
-"""aiohttp applications of the simulated devices, their fault handling and the control API.
+"""aiohttp applications of the simulated devices: their routes, request log and serving.
 
-Each device is its own `web.Application` on its own port (as on a LAN). Both applications also
-serve the same control API, which acts on the whole simulator (faults are per device):
-
-- `GET  /sim/state`     model state, faults of both devices
-- `GET  /sim/faults`    `{"p1": {...}, "indevolt": {...}}`
-- `POST /sim/faults`    `{"p1": {"api_disabled": true}, "indevolt": {"reset": true, ...}}`
-- `POST /sim/model`     `{"soc_percent": 80, "ct_reversed": true, "ct_gain": 1.0,
-                          "battery_charge_positive": false}`
-- `POST /sim/device`    `{"units": 3, "generation": 1, "meter_connected": false, ...}`
-                        (the Indevolt's `DeviceSettings`, indevolt_device.py)
-- `GET  /sim/requests`  every device request received, oldest first (control calls not logged)
-- `DELETE /sim/requests` clear that log
+Each device is its own `web.Application` on its own port (as on a LAN). A middleware logs each
+device request and lets the device's faults answer first (fault_replies.py); both applications
+also serve the control API (control_api.py), which acts on the whole simulator.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 import contextlib
 from dataclasses import asdict, dataclass
 from datetime import datetime
-import hashlib
 import json
-import re
-import secrets
 import time
 from typing import Any
 
 from aiohttp import web
 
-from .faults import HANG_S, Faults
-from .hostile import endless_reply, huge_reply, nested_json_reply, with_raw_values
+from .control_api import add_control_routes
+from .fault_replies import INDEVOLT, P1, DigestAuth, fault_reply
+from .faults import Faults
+from .hostile import with_raw_values
 from .indevolt_device import DeviceSettings, device_registers, write_setting
 from .model import HomeModel
 
-P1 = "p1"
-INDEVOLT = "indevolt"
-DIGEST_REALM = "indevolt"
-DIGEST_USER = "opend"
 # Longer key lists are answered 400, as some firmware does with very long lists.
 MAX_KEYS = 50
 
@@ -50,8 +35,6 @@ P1_DEVICE = {
     "api_version": "v1",
 }
 INDEVOLT_SERIAL = "PowerFlex2000-12345678"
-
-_AUTH_PARAM = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]*))')
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -104,7 +87,7 @@ class Simulator:
         self._apply_device()
         self.faults = {P1: p1_faults or Faults(), INDEVOLT: indevolt_faults or Faults()}
         self.requests: list[RequestRecord] = []
-        self._nonces: set[str] = set()
+        self._auth = DigestAuth()
 
     @property
     def p1_faults(self) -> Faults:
@@ -123,7 +106,7 @@ class Simulator:
         app = web.Application(middlewares=[self._device_middleware(P1)])
         app.router.add_get("/api", self._p1_device)
         app.router.add_get("/api/v1/data", self._p1_data)
-        self._add_control_routes(app)
+        add_control_routes(app, self)
         return app
 
     def indevolt_app(self) -> web.Application:
@@ -133,10 +116,10 @@ class Simulator:
             app.router.add_route(method, "/rpc/Indevolt.GetData", self._get_data)
             app.router.add_route(method, "/rpc/Indevolt.SetData", self._set_data)
         app.router.add_get("/rpc/Sys.GetConfig", self._get_config)
-        self._add_control_routes(app)
+        add_control_routes(app, self)
         return app
 
-    # -- fault handling, shared by both devices ------------------------------------------------
+    # -- request log and faults, shared by both devices ----------------------------------------
 
     def _device_middleware(self, device: str) -> Any:
         @web.middleware
@@ -145,45 +128,16 @@ class Simulator:
                 return await handler(request)
             record = self._log(device, request)
             faults = self.faults[device]
-            response = await self._faulty(device, faults, request, handler)
+            response = await fault_reply(device, faults, request, self._auth)
+            if response is None:
+                self.model.advance()
+                response = await handler(request)
             transport = request.transport
             if transport is not None and not transport.is_closing():
                 record.status = response.status
             return response
 
         return middleware
-
-    async def _faulty(
-        self, device: str, faults: Faults, request: web.Request, handler: Handler
-    ) -> web.StreamResponse:
-        if faults.off:
-            return _close_connection(request)
-        if faults.latency_s:
-            await asyncio.sleep(faults.latency_s)
-        if faults.timeout:
-            await asyncio.sleep(HANG_S)
-        if device == INDEVOLT:
-            if faults.password and not self._authorised(request, faults.password):
-                return self._challenge()
-            if faults.get_only and request.method == "POST":
-                return web.json_response({"error": "method not allowed"}, status=405)
-        if device == P1 and faults.api_disabled:
-            error = {"error": {"id": 202, "description": "API not enabled"}}
-            return web.json_response(error, status=403)
-        if faults.http_status is not None:
-            return web.json_response({"error": faults.http_status}, status=faults.http_status)
-        if faults.malformed_json:
-            return web.Response(text='{"7101": 1, "6002": ', content_type="application/json")
-        if faults.drop_connection:
-            return await _drop_mid_reply(request)
-        if faults.nested_json:
-            return nested_json_reply()
-        if faults.endless_body:
-            return await endless_reply(request)
-        if faults.huge_body_bytes:
-            return huge_reply(faults.huge_body_bytes)
-        self.model.advance()
-        return await handler(request)
 
     def _log(self, device: str, request: web.Request) -> RequestRecord:
         raw = request.query.get("config")
@@ -202,35 +156,6 @@ class Simulator:
         )
         self.requests.append(record)
         return record
-
-    # -- digest authentication (RFC 7616, MD5, qop=auth) ---------------------------------------
-
-    def _challenge(self) -> web.Response:
-        nonce = secrets.token_hex(16)
-        self._nonces.add(nonce)
-        header = f'Digest realm="{DIGEST_REALM}", nonce="{nonce}", qop="auth", algorithm=MD5'
-        return web.Response(status=401, headers={"WWW-Authenticate": header})
-
-    def _authorised(self, request: web.Request, password: str) -> bool:
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Digest "):
-            return False
-        params = {m[0]: m[1] or m[2] for m in _AUTH_PARAM.findall(header[len("Digest ") :])}
-        if params.get("username") != DIGEST_USER or params.get("nonce") not in self._nonces:
-            return False
-        if params.get("uri") != request.raw_path:
-            return False
-
-        def md5(text: str) -> str:
-            return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
-
-        ha1 = md5(f"{DIGEST_USER}:{DIGEST_REALM}:{password}")
-        ha2 = md5(f"{request.method}:{params['uri']}")
-        expected = md5(
-            f"{ha1}:{params['nonce']}:{params.get('nc', '')}:{params.get('cnonce', '')}:"
-            f"{params.get('qop', '')}:{ha2}"
-        )
-        return secrets.compare_digest(expected, params.get("response", ""))
 
     # -- P1 ------------------------------------------------------------------------------------
 
@@ -288,6 +213,11 @@ class Simulator:
             return model.set_realtime(*values)
         return bool(write_setting(model, self.device, register, values))
 
+    def set_device(self, device: DeviceSettings) -> None:
+        """Make the Indevolt `device` (another generation, cluster size, setting ...)."""
+        self.device = device
+        self._apply_device()
+
     def _apply_device(self) -> None:
         """Give the physics the device's (cluster's) power limits."""
         self.model.max_charge_w = self.device.charge_limit_w
@@ -310,16 +240,7 @@ class Simulator:
         }
         return web.json_response({"device": device})
 
-    # -- control API ---------------------------------------------------------------------------
-
-    def _add_control_routes(self, app: web.Application) -> None:
-        app.router.add_get("/sim/state", self._state)
-        app.router.add_get("/sim/faults", self._get_faults)
-        app.router.add_post("/sim/faults", self._post_faults)
-        app.router.add_post("/sim/model", self._post_model)
-        app.router.add_post("/sim/device", self._post_device)
-        app.router.add_get("/sim/requests", self._get_requests)
-        app.router.add_delete("/sim/requests", self._delete_requests)
+    # -- state ---------------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
         """Model state and faults, as `GET /sim/state` shows them."""
@@ -341,68 +262,12 @@ class Simulator:
             "backup_soc_percent": model.backup_soc_percent,
             "grid_charging": model.grid_charging,
             "device": asdict(self.device),
-            "faults": self._faults_dict(),
+            "faults": self.faults_dict(),
         }
 
-    def _faults_dict(self) -> dict[str, Any]:
+    def faults_dict(self) -> dict[str, Any]:
+        """Both devices' faults, as `GET /sim/faults` shows them."""
         return {device: faults.to_dict() for device, faults in self.faults.items()}
-
-    async def _state(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state())
-
-    async def _get_faults(self, request: web.Request) -> web.Response:
-        return web.json_response(self._faults_dict())
-
-    async def _post_faults(self, request: web.Request) -> web.Response:
-        body = await _json_body(request)
-        if not isinstance(body, dict) or not set(body) <= set(self.faults):
-            return web.json_response({"error": f"expected keys {sorted(self.faults)}"}, status=400)
-        staged = {}
-        for device, changes in body.items():
-            if not isinstance(changes, dict):
-                return web.json_response({"error": f"{device}: expected an object"}, status=400)
-            reset = bool(changes.pop("reset", False))
-            trial = Faults() if reset else Faults(**asdict(self.faults[device]))
-            try:
-                trial.update(changes)
-            except (TypeError, ValueError) as err:
-                return web.json_response({"error": str(err)}, status=400)
-            staged[device] = trial
-        for device, trial in staged.items():
-            self.faults[device].reset()
-            self.faults[device].update(asdict(trial))
-        return web.json_response(self._faults_dict())
-
-    async def _post_model(self, request: web.Request) -> web.Response:
-        body = await _json_body(request)
-        settable = {"soc_percent", "ct_reversed", "ct_gain", "battery_charge_positive"}
-        if not isinstance(body, dict) or not set(body) <= settable:
-            return web.json_response({"error": f"settable: {sorted(settable)}"}, status=400)
-        self.model.advance()
-        for name, value in body.items():
-            setattr(self.model, name, value)
-        return web.json_response(self.state())
-
-    async def _post_device(self, request: web.Request) -> web.Response:
-        body = await _json_body(request)
-        if not isinstance(body, dict):
-            return web.json_response({"error": "expected an object"}, status=400)
-        trial = DeviceSettings(**asdict(self.device))
-        try:
-            trial.update(body)
-        except (TypeError, ValueError) as err:
-            return web.json_response({"error": str(err)}, status=400)
-        self.model.advance()
-        self.device = trial
-        self._apply_device()
-        return web.json_response(self.state())
-
-    async def _get_requests(self, request: web.Request) -> web.Response:
-        return web.json_response([asdict(record) for record in self.requests])
-
-    async def _delete_requests(self, request: web.Request) -> web.Response:
-        self.requests.clear()
-        return web.json_response([])
 
 
 def _config(request: web.Request) -> Any:
@@ -413,31 +278,6 @@ def _config(request: web.Request) -> Any:
         return json.loads(raw)
     except ValueError:
         return None
-
-
-async def _json_body(request: web.Request) -> Any:
-    try:
-        return await request.json()
-    except ValueError:
-        return None
-
-
-def _close_connection(request: web.Request) -> web.Response:
-    """Device off: cut the connection without a byte of reply."""
-    if request.transport is not None:
-        request.transport.abort()
-    return web.Response(status=503)
-
-
-async def _drop_mid_reply(request: web.Request) -> web.StreamResponse:
-    """Start a 200 reply, send part of the promised body, then cut the connection."""
-    response = web.StreamResponse(headers={"Content-Type": "application/json"})
-    response.content_length = 100
-    await response.prepare(request)
-    await response.write(b'{"7101": 1, ')
-    if request.transport is not None:
-        request.transport.abort()
-    return response
 
 
 @dataclass(frozen=True)
