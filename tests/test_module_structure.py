@@ -37,6 +37,7 @@ PURE_MODULES = (
     "optimiser/forecast_log.py",
     "optimiser/guards.py",
     "optimiser/peak_shaver.py",
+    "optimiser/price_slots.py",
     "optimiser/prices.py",
     "optimiser/savings.py",
     "optimiser/tariffs.py",

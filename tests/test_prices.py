@@ -11,19 +11,21 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from custom_components.ems.optimiser.prices import (
+from custom_components.ems.optimiser.price_slots import (
     SLOT,
     PriceHorizon,
     PriceSlot,
-    PriceSource,
-    PriceUnit,
     align_prices,
     covers_until,
     effective_import_prices,
     is_stale,
+    quarter_start,
+)
+from custom_components.ems.optimiser.prices import (
+    PriceSource,
+    PriceUnit,
     parse_prices,
     parse_unit,
-    quarter_start,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "prices"

@@ -20,7 +20,7 @@ from custom_components.ems.const import (
     DEFAULT_OPTIONS,
 )
 from custom_components.ems.optimiser.plan_inputs import export_price_formula
-from custom_components.ems.optimiser.prices import PriceSlot
+from custom_components.ems.optimiser.price_slots import PriceSlot
 from custom_components.ems.optimiser.tariffs import (
     billed_peak_kw,
     effective_export_prices,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .dispatch import SlotOutlook
 from .planner import Plan, PlannedSlot
-from .prices import SLOT, PriceHorizon, quarter_start
+from .price_slots import SLOT, PriceHorizon, quarter_start
 
 if TYPE_CHECKING:
     # Only a type: the forecasts' module reads Home Assistant's recorder; this one stays pure.

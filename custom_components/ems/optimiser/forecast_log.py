@@ -14,7 +14,7 @@ from enum import StrEnum
 import math
 from typing import Any, Final
 
-from .prices import quarter_start
+from .price_slots import quarter_start
 
 KEPT: Final = timedelta(days=7)
 

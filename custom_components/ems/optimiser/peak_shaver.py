@@ -34,7 +34,7 @@ import math
 from typing import Final
 
 from .dispatch import DispatchMode, Intent
-from .prices import quarter_start
+from .price_slots import quarter_start
 
 QUARTER: Final = timedelta(minutes=15)
 QUARTER_H: Final = 0.25

@@ -44,8 +44,8 @@ from .forecast import (
 )
 from .forecast_log import Series
 from .forecast_tracker import ForecastTracker
+from .price_slots import PriceSlot, effective_import_prices, is_stale
 from .price_source import PriceEntityReader, PriceReading, PriceStatus
-from .prices import PriceSlot, effective_import_prices, is_stale
 from .tariffs import effective_export_prices
 
 LOAD_PROFILE_MAX_AGE: Final = timedelta(hours=1)

@@ -20,7 +20,7 @@ from .active_plan import ActivePlan
 from .peak_shaver import usable_soc_percent
 from .plan_inputs import OptimiserStatus, PlanInputs, PriceState
 from .planner import PlannerInputError, PlannerParams, plan_schedule
-from .prices import SLOT, align_prices
+from .price_slots import SLOT, align_prices
 from .state import OptimiserState
 
 PLAN_HORIZON_SLOTS: Final = 192  # 48 hours: today and tomorrow at most

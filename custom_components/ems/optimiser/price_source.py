@@ -22,13 +22,8 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 
 from ..const import LOGGER
-from .prices import (
-    PriceSlot,
-    PriceSource,
-    covers_until,
-    parse_prices,
-    parse_unit,
-)
+from .price_slots import PriceSlot, covers_until
+from .prices import PriceSource, parse_prices, parse_unit
 
 # Day-ahead prices are published around 13:00 CET; asking for tomorrow earlier is pointless.
 TOMORROW_DUE_HOUR: Final = 12

@@ -31,7 +31,8 @@ from itertools import pairwise
 import math
 from typing import Any, Final, NamedTuple
 
-SLOT: Final = timedelta(minutes=15)
+from .price_slots import SLOT, PriceSlot, quarter_start
+
 # Day-ahead markets price hourly at most; a longer entry is a sentinel or garbage, not a price.
 MAX_ENTRY_DURATION: Final = timedelta(hours=1)
 # Sources mark "no price" with epoch or far-future dates; real prices lie inside this window.
@@ -74,19 +75,6 @@ class PriceUnit(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class PriceSlot:
-    """One 15-minute slot: its UTC start and its price."""
-
-    start: datetime
-    price_eur_per_kwh: float
-
-    @property
-    def end(self) -> datetime:
-        """The end of the slot (exclusive)."""
-        return self.start + SLOT
-
-
-@dataclass(frozen=True, slots=True)
 class ParsedPrices:
     """The outcome of parsing one payload."""
 
@@ -96,32 +84,12 @@ class ParsedPrices:
     skipped: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class PriceHorizon:
-    """Import and export prices for the same contiguous slots, from the current quarter on."""
-
-    start: datetime
-    import_eur_per_kwh: tuple[float, ...]
-    export_eur_per_kwh: tuple[float, ...]
-
-    @property
-    def end(self) -> datetime:
-        """The end of the last slot; equal to `start` when there are no prices."""
-        return self.start + SLOT * len(self.import_eur_per_kwh)
-
-
 class _Entry(NamedTuple):
     """One readable source entry, before it is cut into slots."""
 
     start: datetime
     end: datetime | None
     price_eur_per_kwh: float
-
-
-def quarter_start(moment: datetime) -> datetime:
-    """The UTC start of the 15-minute quarter containing an aware `moment`."""
-    utc = moment.astimezone(UTC)
-    return utc.replace(minute=utc.minute - utc.minute % 15, second=0, microsecond=0)
 
 
 def parse_unit(text: object) -> PriceUnit | None:
@@ -358,72 +326,3 @@ def _to_slots(entries: list[_Entry], skipped: list[str]) -> tuple[PriceSlot, ...
         for quarter in range(quarters):
             prices[entry.start + quarter * SLOT] = entry.price_eur_per_kwh
     return tuple(PriceSlot(start, prices[start]) for start in sorted(prices))
-
-
-def effective_import_prices(
-    slots: Iterable[PriceSlot],
-    *,
-    markup_eur_per_kwh: float,
-    energy_tax_eur_per_kwh: float,
-    vat_percent: float,
-    includes_taxes: bool,
-) -> tuple[PriceSlot, ...]:
-    """What a kWh imported in each slot costs: (price + markup + tax) x (1 + VAT/100).
-
-    With `includes_taxes` (sources that already give all-in prices, such as Tibber) the prices
-    are returned as they are. Export is paid at the raw price, so export slots need no such step.
-    """
-    if includes_taxes:
-        return tuple(slots)
-    vat_factor = 1 + vat_percent / 100
-    return tuple(
-        PriceSlot(
-            slot.start,
-            (slot.price_eur_per_kwh + markup_eur_per_kwh + energy_tax_eur_per_kwh) * vat_factor,
-        )
-        for slot in slots
-    )
-
-
-def align_prices(
-    import_slots: Iterable[PriceSlot],
-    export_slots: Iterable[PriceSlot],
-    *,
-    now: datetime,
-    max_slots: int | None = None,
-) -> PriceHorizon:
-    """Import and export prices for the contiguous slots from the current quarter on.
-
-    The horizon ends at the first quarter missing from either series (or after `max_slots`);
-    it is empty when either series has no price for the current quarter.
-    """
-    imports = {slot.start: slot.price_eur_per_kwh for slot in import_slots}
-    exports = {slot.start: slot.price_eur_per_kwh for slot in export_slots}
-    start = quarter_start(now)
-    import_prices: list[float] = []
-    export_prices: list[float] = []
-    moment = start
-    while moment in imports and moment in exports and len(import_prices) != max_slots:
-        import_prices.append(imports[moment])
-        export_prices.append(exports[moment])
-        moment += SLOT
-    return PriceHorizon(start, tuple(import_prices), tuple(export_prices))
-
-
-def covers_until(slots: Iterable[PriceSlot], *, now: datetime) -> datetime | None:
-    """The end of the unbroken run of slots from the current quarter; None if now is uncovered.
-
-    The integration fetches again until this reaches the end of tomorrow (local time).
-    """
-    starts = {slot.start for slot in slots}
-    moment = quarter_start(now)
-    if moment not in starts:
-        return None
-    while moment in starts:
-        moment += SLOT
-    return moment
-
-
-def is_stale(slots: Iterable[PriceSlot], *, now: datetime) -> bool:
-    """True when no slot covers `now`: the prices must be fetched again."""
-    return covers_until(slots, now=now) is None

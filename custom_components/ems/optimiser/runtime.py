@@ -50,7 +50,7 @@ from .peak_shaver import (
 )
 from .plan_inputs import price_entity_ids
 from .planning import PlanningLoop
-from .prices import PriceSlot, quarter_start
+from .price_slots import PriceSlot, quarter_start
 from .savings import VirtualBattery, energy_cost_eur
 
 SOC_DRIFT_PERCENT: Final = 5.0

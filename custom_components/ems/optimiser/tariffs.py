@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, tzinfo
 from typing import Final
 
-from .prices import PriceSlot
+from .price_slots import PriceSlot
 
 CAPACITY_FLOOR_KW: Final = 2.5
 CAPACITY_AVERAGE_MONTHS: Final = 12
