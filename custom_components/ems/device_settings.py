@@ -7,11 +7,7 @@ Pure logic: the snapshot is passed in.
 
 from __future__ import annotations
 
-from typing import Never
-
-from homeassistant.exceptions import ServiceValidationError
-
-from .const import DOMAIN
+from .command_validation import raise_validation
 from .devices.indevolt_registers import UNIT_POWER_LIMITS_W, DeviceSetting, PowerLimit
 from .devices.indevolt_snapshot import BatterySnapshot
 
@@ -38,21 +34,13 @@ def check_setting(
 ) -> None:
     """Raise a translated ServiceValidationError unless `value` may be written to `setting`."""
     if generation not in setting.generations:
-        _raise("setting_not_supported", setting=setting.key, generation=str(generation))
+        raise_validation("setting_not_supported", setting=setting.key, generation=str(generation))
     minimum, maximum = setting_range(setting, battery, generation)
     if not minimum <= value <= maximum or (value - minimum) % setting.step:
-        _raise(
+        raise_validation(
             "setting_out_of_range",
             setting=setting.key,
             value=str(value),
             min=str(minimum),
             max=str(maximum),
         )
-
-
-def _raise(translation_key: str, **placeholders: str) -> Never:
-    raise ServiceValidationError(
-        translation_domain=DOMAIN,
-        translation_key=translation_key,
-        translation_placeholders=placeholders,
-    )

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
-from typing import Any, Final, Never
+from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_CONFIG_ENTRY_ID
 from homeassistant.core import HomeAssistant, ServiceCall, callback
-from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 import probatio
 
-from .command_validation import MAX_DURATION, MIN_DURATION
+from .command_validation import MAX_DURATION, MIN_DURATION, raise_validation
 from .const import DOMAIN
 from .controller import BatteryController
 from .devices.indevolt import WorkingMode
@@ -132,7 +131,7 @@ def _whole_number(field: str, value: float) -> int:
     if isinstance(value, int):
         return value
     if not value.is_integer():  # also NaN and infinity
-        _raise("not_a_whole_number", field=field, value=str(value))
+        raise_validation("not_a_whole_number", field=field, value=str(value))
     return int(value)
 
 
@@ -151,7 +150,7 @@ def _duration(call: ServiceCall) -> timedelta | None:
         return None
     # Checked before building the timedelta, which overflows for a huge number of minutes.
     if not MIN_DURATION.total_seconds() <= minutes * 60 <= MAX_DURATION.total_seconds():
-        _raise("duration_out_of_range", duration=str(minutes))
+        raise_validation("duration_out_of_range", duration=str(minutes))
     return timedelta(minutes=minutes)
 
 
@@ -161,21 +160,13 @@ def _controller(hass: HomeAssistant, call: ServiceCall) -> BatteryController:
     if entry_id is None:
         loaded: list[EmsConfigEntry] = hass.config_entries.async_loaded_entries(DOMAIN)
         if not loaded:
-            _raise("no_loaded_entry")
+            raise_validation("no_loaded_entry")
         if len(loaded) > 1:
-            _raise("entry_required", count=str(len(loaded)))
+            raise_validation("entry_required", count=str(len(loaded)))
         return loaded[0].runtime_data.controller
     entry: EmsConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
     if entry is None or entry.domain != DOMAIN:
-        _raise("entry_not_found", entry_id=entry_id)
+        raise_validation("entry_not_found", entry_id=entry_id)
     if entry.state is not ConfigEntryState.LOADED:
-        _raise("entry_not_loaded", title=entry.title)
+        raise_validation("entry_not_loaded", title=entry.title)
     return entry.runtime_data.controller
-
-
-def _raise(translation_key: str, **placeholders: str) -> Never:
-    raise ServiceValidationError(
-        translation_domain=DOMAIN,
-        translation_key=translation_key,
-        translation_placeholders=placeholders,
-    )
