@@ -128,9 +128,9 @@ async def test_remaining_time_only_in_its_direction(
         (controller.async_discharge, discharging, charging),
     ):
         await command(1000)
-        for _ in range(3):
-            sim_clock.advance(5)
-            coordinator.indevolt.refresh_slow_registers()
+        sim_clock.advance(15)
+        # Every slow register is read within 5 polls (tests/test_indevolt_poll_plan.py).
+        for _ in range(5):
             await coordinator.async_refresh()
         await hass.async_block_till_done()
         register = 11019 if shown == charging else 11020

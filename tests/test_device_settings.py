@@ -42,10 +42,10 @@ from custom_components.ems.const import (
 from custom_components.ems.controller import BatteryController
 from custom_components.ems.devices.indevolt_registers import (
     BACKUP_SOC,
-    FAST_REGISTERS_BY_GENERATION,
     FEED_IN_LIMIT,
     INVERTER_INPUT_LIMIT,
     MAX_AC_OUTPUT,
+    POLL_REGISTERS_BY_GENERATION,
     PowerLimit,
 )
 from custom_components.ems.options import entry_options
@@ -313,7 +313,8 @@ async def test_generation_1_is_detected_stored_and_polled(
     sim.requests.clear()
     await refresh(hass, init_integration)
     [poll] = [r for r in sim.requests if r.path == "/rpc/Indevolt.GetData"]
-    assert poll.config == {"t": list(FAST_REGISTERS_BY_GENERATION[1])}
+    # 32 fast and 8 slow keys: all of them fit the one request of every poll.
+    assert poll.config == {"t": list(POLL_REGISTERS_BY_GENERATION[1])}
     # The meter power of generation 1 is register 21028.
     assert init_integration.runtime_data.coordinator.data.battery.meter_power_w is not None
     assert hass.states.get("sensor.indevolt_cms_bk1600_grid_power_battery_ct").state not in (

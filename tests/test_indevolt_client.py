@@ -34,9 +34,6 @@ from custom_components.ems.devices.indevolt import (
 )
 from custom_components.ems.devices.indevolt_registers import (
     BATTERY_PACKS,
-    FAST_REGISTERS_BY_GENERATION,
-    POLL_REGISTERS_BY_GENERATION,
-    SLOW_POLL_EVERY,
 )
 from ems_simulator import RunningSimulator
 
@@ -183,33 +180,6 @@ async def test_get_data_wire_format_and_values(
         {"t": list(POLL_REGISTERS[:50])}, separators=(",", ":")
     )
     assert not {"{", '"', " ", "["} & set(first.raw_query)
-
-
-async def test_slow_registers_are_read_now_and_then(
-    running_simulator: RunningSimulator, device_session: aiohttp.ClientSession
-) -> None:
-    """One request per poll; identity, settings and packs every SLOW_POLL_EVERY polls."""
-    sim = running_simulator.simulator
-    client = client_for(running_simulator, device_session)
-
-    async def poll_keys() -> set[int]:
-        sim.requests.clear()
-        snapshot = await client.get_data()
-        assert snapshot.serial == "PowerFlex2000-12345678"  # a slow register, always there
-        return {key for record in sim.requests for key in record.config["t"]}
-
-    fast = set(FAST_REGISTERS_BY_GENERATION[2])
-    everything = set(POLL_REGISTERS)
-    assert await poll_keys() == everything
-    for _ in range(SLOW_POLL_EVERY - 1):
-        assert await poll_keys() == fast
-        assert len(sim.requests) == 1
-    assert await poll_keys() == everything
-    assert await poll_keys() == fast
-    client.refresh_slow_registers()
-    assert await poll_keys() == everything
-    client.generation = 1
-    assert await poll_keys() == set(POLL_REGISTERS_BY_GENERATION[1])
 
 
 async def test_get_data_batches_and_merges(

@@ -28,6 +28,7 @@ PURE_MODULES = (
     "devices/_http.py",
     "devices/errors.py",
     "devices/indevolt.py",
+    "devices/indevolt_poll_plan.py",
     "devices/indevolt_registers.py",
     "devices/indevolt_snapshot.py",
     "devices/p1.py",

@@ -16,7 +16,6 @@ from custom_components.ems.devices.indevolt import WorkingMode
 from custom_components.ems.devices.indevolt_registers import (
     BACKUP_SOC,
     GRID_CHARGING,
-    SLOW_POLL_EVERY,
     generation_of,
 )
 from custom_components.ems.devices.indevolt_snapshot import BatterySnapshot, RealtimeReadback
@@ -177,17 +176,18 @@ async def test_packs_are_devices_and_a_pack_that_is_gone_is_removed(
     soc = hass.states.get("sensor.battery_pack_2_state_of_charge")
     assert soc is not None
     assert soc.state == "50"
-    # Pack 2 is taken out: its device and entities go at the next poll of the slow registers.
+    # Pack 2 is taken out: its device and entities go when its registers' turn comes (every
+    # slow register is read within 5 polls, tests/test_indevolt_poll_plan.py).
     sim.device.extension_packs = 1
-    for _ in range(SLOW_POLL_EVERY - 1):
-        await refresh(hass, init_integration)
-    assert f"{INDEVOLT_SERIAL}_pack_2" in pack_devices()
     await refresh(hass, init_integration)
+    assert f"{INDEVOLT_SERIAL}_pack_2" in pack_devices()
+    for _ in range(4):
+        await refresh(hass, init_integration)
     assert sorted(pack_devices()) == [f"{INDEVOLT_SERIAL}_pack_{number}" for number in (0, 1)]
     assert entity_registry.async_get("sensor.battery_pack_2_state_of_charge") is None
     # Put back: it returns.
     sim.device.extension_packs = 2
-    for _ in range(SLOW_POLL_EVERY):
+    for _ in range(5):
         await refresh(hass, init_integration)
     assert f"{INDEVOLT_SERIAL}_pack_2" in pack_devices()
     assert hass.states.get("sensor.battery_pack_2_state_of_charge") is not None

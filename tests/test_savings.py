@@ -9,10 +9,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant, State
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    mock_restore_cache_with_extra_data,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ems.const import CONF_PRICE_ENTITY
 from custom_components.ems.optimiser.savings import (
@@ -24,6 +21,7 @@ from ems_simulator import Simulator
 
 from .conftest import SIM_START, FakeClock
 from .optimiser_helpers import PRICE_ENTITY, SWITCH, entsoe_attributes, poll, setup_entry, switch
+from .restore_cache import async_restore_cache
 
 TODAY = "sensor.indevolt_cms_sf2000_savings_vs_self_consumption_today"
 TOTAL = "sensor.indevolt_cms_sf2000_savings_vs_self_consumption_total"
@@ -116,15 +114,18 @@ async def test_savings_against_self_consumption_are_sensors_today_and_in_total(
 
 async def test_savings_are_restored_after_a_restart(
     hass: HomeAssistant,
+    *,
     enable_custom_integrations: None,
     mock_config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
     running_simulator: Any,
+    hass_storage: dict[str, Any],
 ) -> None:
     freezer.move_to(SIM_START + timedelta(seconds=1))
     start = dt_util.start_of_local_day()
-    mock_restore_cache_with_extra_data(
+    await async_restore_cache(
         hass,
+        hass_storage,
         [
             (
                 State(TODAY, "1.5", {"last_reset": start.isoformat()}),
@@ -140,15 +141,18 @@ async def test_savings_are_restored_after_a_restart(
 
 async def test_yesterdays_count_is_not_restored_as_today(
     hass: HomeAssistant,
+    *,
     enable_custom_integrations: None,
     mock_config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
     running_simulator: Any,
+    hass_storage: dict[str, Any],
 ) -> None:
     freezer.move_to(SIM_START + timedelta(seconds=1))
     yesterday = dt_util.start_of_local_day() - timedelta(days=1)
-    mock_restore_cache_with_extra_data(
+    await async_restore_cache(
         hass,
+        hass_storage,
         [
             (
                 State(TODAY, "1.5", {"last_reset": yesterday.isoformat()}),

@@ -10,6 +10,7 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
+from syrupy.filters import props
 
 from custom_components.ems.const import CONF_INVERT_BATTERY_POWER
 from custom_components.ems.devices.indevolt import DESIGN_REGISTERS
@@ -33,7 +34,11 @@ async def test_sensor_snapshot(
     entity_registry: er.EntityRegistry,
     snapshot: SnapshotAssertion,
 ) -> None:
-    await snapshot_platform(hass, entity_registry, snapshot, init_integration.entry_id)
+    # Home Assistant 2026.11 adds `compat_name` to registry entries (a user's name as it was
+    # before the registry's 1.24 migration; None for an entity created since), and the snapshot
+    # plugin writes every field: left out, one snapshot holds for 2026.10 and 2026.11.
+    entries = snapshot.with_defaults(exclude=props("compat_name"))
+    await snapshot_platform(hass, entity_registry, entries, init_integration.entry_id)
 
 
 async def test_every_design_register_has_a_sensor(

@@ -10,11 +10,7 @@ from homeassistant.components.sensor import SensorExtraStoredData
 from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import entity_registry as er
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    mock_restore_cache,
-    mock_restore_cache_with_extra_data,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ems.const import CONF_PRICE_ENTITY
 from custom_components.ems.optimiser.plan_inputs import OptimiserStatus
@@ -34,6 +30,7 @@ from .optimiser_helpers import (
     switch,
     writes,
 )
+from .restore_cache import async_restore_cache
 
 
 @pytest.fixture(autouse=True)
@@ -116,13 +113,15 @@ async def test_states_are_restored_after_a_restart(
     sim_clock: FakeClock,
     freezer: FrozenDateTimeFactory,
     running_simulator: Any,
+    hass_storage: dict[str, Any],
 ) -> None:
     sim: Simulator = running_simulator.simulator
-    mock_restore_cache_with_extra_data(
+    await async_restore_cache(
         hass,
+        hass_storage,
         [
-            (State(SWITCH, "on"), {}),
-            (State(DRY_RUN_SWITCH, "on"), {}),
+            State(SWITCH, "on"),
+            State(DRY_RUN_SWITCH, "on"),
             (State(SAVINGS_SENSOR, "1.23"), SensorExtraStoredData(1.23, "EUR").as_dict()),
         ],
     )
@@ -145,9 +144,14 @@ async def test_states_are_restored_after_a_restart(
 
 
 async def test_restored_off_stays_off(
-    hass: HomeAssistant, enable_custom_integrations: None, mock_config_entry: MockConfigEntry
+    hass: HomeAssistant,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
 ) -> None:
-    mock_restore_cache(hass, [State(SWITCH, "off"), State(DRY_RUN_SWITCH, "off")])
+    await async_restore_cache(
+        hass, hass_storage, [State(SWITCH, "off"), State(DRY_RUN_SWITCH, "off")]
+    )
     await setup(hass, mock_config_entry)
     assert not mock_config_entry.runtime_data.optimiser.enabled
     assert not mock_config_entry.runtime_data.optimiser.dry_run

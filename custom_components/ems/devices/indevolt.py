@@ -32,17 +32,15 @@ from .errors import (
     DeviceHttpStatusError,
     MalformedReplyError,
 )
+from .indevolt_poll_plan import MAX_KEYS_PER_REQUEST, PollPlan
 from .indevolt_registers import (
     DESIGN_REGISTERS,
-    FAST_REGISTERS_BY_GENERATION,
     GENERATION_2,
     POLL_REGISTERS,
     REG_SERIAL,
     REG_WORKING_MODE,
     REG_WRITE_REALTIME,
     REG_WRITE_WORKING_MODE,
-    SLOW_POLL_EVERY,
-    SLOW_REGISTERS_BY_GENERATION,
 )
 from .indevolt_snapshot import (
     BatterySnapshot,
@@ -73,7 +71,6 @@ __all__ = [
 ]
 
 DIGEST_USER: Final = "opend"
-MAX_KEYS_PER_REQUEST: Final = 50
 # Statuses with which firmware that only takes GET answers a POST.
 METHOD_REFUSED_STATUSES: Final = frozenset({400, 404, 405, 501})
 SETDATA_FUNCTION: Final = 16
@@ -126,11 +123,10 @@ class IndevoltClient:
         self.generation = generation
         # The last real-time command the device accepted (for the readback of 6107-6109).
         self.last_realtime: RealtimeReadback | None = None
-        # The slow registers as last read (None: read them at the next poll), and for which
-        # generation; polls since.
-        self._slow_values: dict[int, float | int | str] | None = None
-        self._slow_generation = generation
-        self._polls_since_slow = 0
+        # Which keys each poll reads (indevolt_poll_plan.py), and the slow registers as last
+        # read: a poll carries them between their readings.
+        self._plan = PollPlan(generation)
+        self._slow_values: dict[int, float | int | str] = {}
         # One middleware per client: it keeps the nonce of the last challenge, so later requests
         # authenticate up front instead of taking a 401 round trip each time.
         self._middlewares = (
@@ -179,36 +175,38 @@ class IndevoltClient:
         return BatterySnapshot(registers=merged, invalid_registers=frozenset(rejected))
 
     async def poll(self) -> BatterySnapshot:
-        """Read the generation's registers: the fast ones, and the slow ones when due.
+        """Read the generation's fast registers and a share of the slow ones, in one request.
 
-        The slow registers (identity, settings, limits, packs) are read at the first poll, every
-        `SLOW_POLL_EVERY` polls and after `refresh_slow_registers()`; in between, the snapshot
-        carries their last values.
+        The slow registers (identity, settings, limits, packs) take turns in the room the fast
+        ones leave (`PollPlan`); the snapshot carries each one's last value between its
+        readings. All of them are read at the first poll, at the first after a failed one (the
+        device may have restarted or had a pack swapped while away) and after the generation
+        changed; those polls take two requests.
         """
-        generation = self.generation
-        fast = FAST_REGISTERS_BY_GENERATION[generation]
-        cached = self._slow_values
-        if (
-            cached is not None
-            and self._slow_generation == generation
-            and self._polls_since_slow < SLOW_POLL_EVERY - 1
-        ):
-            self._polls_since_slow += 1
-            snapshot = await self._read(fast)
-            return BatterySnapshot(
-                registers={**cached, **snapshot.registers},
-                invalid_registers=snapshot.invalid_registers,
-            )
-        slow = SLOW_REGISTERS_BY_GENERATION[generation]
-        snapshot = await self._read((*fast, *slow))
-        self._slow_values = {k: v for k, v in snapshot.registers.items() if k in slow}
-        self._slow_generation = generation
-        self._polls_since_slow = 0
-        return snapshot
+        plan = self._plan
+        if plan.generation != self.generation:
+            plan = self._plan = PollPlan(self.generation)
+            self._slow_values = {}
+        keys = plan.next_keys()
+        try:
+            snapshot = await self._read(keys)
+        except BaseException:
+            plan.read_everything_next()
+            raise
+        slow_read = keys[len(plan.fast) :]
+        for register in slow_read:
+            # A register the device no longer reports (a pack taken out) goes with its value.
+            self._slow_values.pop(register, None)
+            if register in snapshot.registers:
+                self._slow_values[register] = snapshot.registers[register]
+        return BatterySnapshot(
+            registers={**self._slow_values, **snapshot.registers},
+            invalid_registers=snapshot.invalid_registers,
+        )
 
     def refresh_slow_registers(self) -> None:
-        """Read the slow registers at the next poll (a setting was written)."""
-        self._slow_values = None
+        """Read the settings' registers at the next poll (a setting was written)."""
+        self._plan.read_settings_next()
 
     async def get_config(self) -> IndevoltDeviceInfo:
         """Read model, serial, MAC and firmware (`Sys.GetConfig`).

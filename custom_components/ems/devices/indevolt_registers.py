@@ -249,16 +249,14 @@ _FAST_COMMON: Final[tuple[int, ...]] = (
     REG_PV_CURRENTS[0],
     REG_PV_CURRENTS[1],
 )
-# Identity, settings, limits and the packs change rarely: read at the first poll, every
-# `SLOW_POLL_EVERY` polls, and at the poll after ems writes a setting. One request (<= 50
-# keys) then reads each poll, as before these were added.
+# Identity, settings, limits and the packs change rarely: they take turns in the room the fast
+# registers leave in the one request of a poll (indevolt_poll_plan.py).
 _SLOW_COMMON: Final[tuple[int, ...]] = (
     REG_SERIAL,
     REG_RATED_CAPACITY,
     REG_CLUSTER_ROLE,
     REG_BYPASS_INPUT_ENERGY,
 )
-SLOW_POLL_EVERY: Final = 12
 
 FAST_REGISTERS_BY_GENERATION: Final[dict[int, tuple[int, ...]]] = {
     GENERATION_1: (*_FAST_COMMON, REG_METER_POWER_GEN1, *REG_GEN1_MOS_TEMPERATURES),
