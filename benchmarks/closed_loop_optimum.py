@@ -3,11 +3,13 @@
 Every policy is billed the same way: per local quarter, the imported energy at the effective
 import price minus the exported energy at the export price, less the value of the energy the
 battery holds at the end above what it held at the start (`EndValue`, the same rule for all
-three bills). Tomorrow repeats today, so stored energy is worth what it displaces tomorrow: up
-to the house's deficit before the first PV surplus, its import price; beyond that the PV would
-have filled the battery anyway, and the energy is worth the export price of the surplus hours
-(both times the discharge efficiency). A flat value per kWh would reward ending full on a
-sunny day, which no household gains from.
+three bills). Tomorrow repeats today, so stored energy is worth what it saves tomorrow: the
+value function of tomorrow's perfect-foresight LP, V(E) = tomorrow's cost from the floor -
+tomorrow's cost from E (`end_value`). A flat value per kWh would reward ending full on a sunny
+day, which no household gains from; a rule of thumb ("tomorrow's deficit before its first PV
+surplus at its import price", used until 2026-11-30) paid more for the first kWh than tomorrow's
+cheap night hours ask for it, and less for the rest, and so favoured whoever happened to end at
+that deficit.
 
 The perfect-foresight optimum is a linear programme over the day at one-minute resolution with
 the simulator's physics: the minute's mean load and PV, the battery's charge and discharge
@@ -82,30 +84,53 @@ class Meter:
 
 
 @dataclass(frozen=True)
-class EndValue:
-    """What the energy in the battery at the end of the day is worth (concave in the energy)."""
+class Battery:
+    """The simulated battery, as the optimum sees it."""
 
+    capacity_wh: float
     floor_wh: float
-    need_wh: float  # stored energy the house uses tomorrow before the first PV surplus
-    need_eur_per_wh: float
-    rest_eur_per_wh: float
+    charge_efficiency: float
+    discharge_efficiency: float
+    peak_limit_w: float
+
+
+@dataclass(frozen=True)
+class EndValue:
+    """What the energy in the battery at the end of the day is worth: concave, piecewise linear.
+
+    `energy_wh` are breakpoints from the floor up, `value_eur` the value of holding each (0 at
+    the floor); below the floor nothing is usable.
+    """
+
+    energy_wh: tuple[float, ...]
+    value_eur_at: tuple[float, ...]
+
+    @property
+    def floor_wh(self) -> float:
+        """The energy below which nothing is usable."""
+        return self.energy_wh[0]
 
     def value_eur(self, energy_wh: float) -> float:
-        """The value of holding `energy_wh` (only what is above the floor can be used)."""
-        usable = max(0.0, energy_wh - self.floor_wh)
-        needed = min(usable, self.need_wh)
-        return needed * self.need_eur_per_wh + (usable - needed) * self.rest_eur_per_wh
+        """The value of holding `energy_wh`."""
+        return float(np.interp(energy_wh, self.energy_wh, self.value_eur_at))
+
+    def segments(self) -> list[tuple[float, float]]:
+        """(width Wh, EUR per Wh) from the floor up, the slopes never increasing."""
+        widths = np.diff(self.energy_wh)
+        slopes = np.diff(self.value_eur_at) / widths
+        return [(float(w), float(v)) for w, v in zip(widths, slopes, strict=True)]
 
 
-def end_value(
-    series: DaySeries,
-    import_prices: list[float],
-    export_prices: list[float],
-    *,
-    floor_wh: float,
-    discharge_efficiency: float,
+def heuristic_end_value(
+    series: DaySeries, import_prices: list[float], export_prices: list[float], battery: Battery
 ) -> EndValue:
-    """The end value for a day that repeats: tomorrow's deficit before its first PV surplus."""
+    """A rule of thumb for the day after tomorrow: tomorrow's deficit before its first surplus.
+
+    Stored energy is worth up to that deficit at its import price; beyond it the PV would have
+    filled the battery anyway, and it is worth the export price of the surplus hours (both times
+    the discharge efficiency). Used only as the end of tomorrow in `end_value`, a day away from
+    the end it values, where its error hardly reaches.
+    """
     need_wh = need_eur = 0.0
     surplus_quarters: list[int] = []
     for q, price in enumerate(import_prices):
@@ -119,58 +144,127 @@ def end_value(
             need_wh += net_w / 4
             need_eur += net_w / 4 * price / 1000
     rest = surplus_quarters or list(range(len(export_prices)))
-    rest_price = sum(export_prices[q] for q in rest) / len(rest)
+    rest_price = max(0.0, sum(export_prices[q] for q in rest) / len(rest))
     need_price = need_eur / need_wh * 1000 if need_wh else rest_price
+    efficiency = battery.discharge_efficiency
+    need_wh = min(need_wh / efficiency, battery.capacity_wh - battery.floor_wh)
+    top_wh = battery.capacity_wh - battery.floor_wh
+    need_value = need_wh * need_price * efficiency / 1000
+    rest_value = need_value + (top_wh - need_wh) * rest_price * efficiency / 1000
     return EndValue(
-        floor_wh=floor_wh,
-        need_wh=need_wh / discharge_efficiency,
-        need_eur_per_wh=need_price * discharge_efficiency / 1000,
-        rest_eur_per_wh=max(0.0, rest_price) * discharge_efficiency / 1000,
+        energy_wh=(battery.floor_wh, battery.floor_wh + need_wh, battery.capacity_wh),
+        value_eur_at=(0.0, need_value, rest_value),
     )
+
+
+def end_value(
+    series: DaySeries,
+    import_prices: list[float],
+    export_prices: list[float],
+    battery: Battery,
+    *,
+    points: int = 19,
+) -> EndValue:
+    """The value of the energy at the end of a day that repeats, to a perfect-foresight tomorrow.
+
+    V(E) = what tomorrow costs starting at the floor - what it costs starting with E, each
+    tomorrow solved as the perfect-foresight LP (its own end valued by `heuristic_end_value`).
+    That is the value of energy at midnight whoever holds it: tomorrow's cheap night hours can
+    refill the battery, so energy is worth no more than buying it then, and no less. Solved at
+    `points` energies from the floor to full; the concave hull keeps the LP's value concave
+    against rounding.
+    """
+    tomorrow_end = heuristic_end_value(series, import_prices, export_prices, battery)
+    energies = np.linspace(battery.floor_wh, battery.capacity_wh, points)
+    costs = [
+        _day_cost(
+            series,
+            import_prices,
+            export_prices,
+            battery,
+            start_wh=float(start_wh),
+            end=tomorrow_end,
+        )
+        for start_wh in energies
+    ]
+    values = costs[0] - np.asarray(costs)
+    # Concave hull from the left: no slope above the one before it.
+    slopes = np.diff(values) / np.diff(energies)
+    slopes = np.minimum.accumulate(np.maximum(slopes, 0.0))
+    hull = np.concatenate(([0.0], np.cumsum(slopes * np.diff(energies))))
+    return EndValue(tuple(float(e) for e in energies), tuple(float(v) for v in hull))
 
 
 def optimum_bill(
     series: DaySeries,
     import_prices: list[float],
     export_prices: list[float],
+    battery: Battery,
     *,
-    capacity_kwh: float,
     initial_soc_percent: float,
-    floor_soc_percent: float,
-    charge_efficiency: float,
-    discharge_efficiency: float,
-    peak_limit_w: float,
+    end: EndValue,
 ) -> Bill:
     """The perfect-foresight bill of the day (LP, one-minute steps)."""
+    start_wh = battery.capacity_wh * initial_soc_percent / 100
+    solution = _solve(series, import_prices, export_prices, battery, start_wh=start_wh, end=end)
+    bill = Bill()
+    bill.energy_eur = solution.energy_eur
+    bill.end_value_eur = end.value_eur(solution.end_wh) - end.value_eur(start_wh)
+    bill.max_quarter_import_w = solution.max_quarter_import_w
+    return bill
+
+
+def _day_cost(
+    series: DaySeries,
+    import_prices: list[float],
+    export_prices: list[float],
+    battery: Battery,
+    *,
+    start_wh: float,
+    end: EndValue,
+) -> float:
+    """The day's perfect-foresight energy bill less the value of what it ends with."""
+    solution = _solve(series, import_prices, export_prices, battery, start_wh=start_wh, end=end)
+    return solution.energy_eur - end.value_eur(solution.end_wh)
+
+
+@dataclass(frozen=True)
+class _Solution:
+    energy_eur: float
+    end_wh: float
+    max_quarter_import_w: float
+
+
+def _solve(
+    series: DaySeries,
+    import_prices: list[float],
+    export_prices: list[float],
+    battery: Battery,
+    *,
+    start_wh: float,
+    end: EndValue,
+) -> _Solution:
+    """The LP over the day: energy cost less the end value, quarters under the peak (soft)."""
     quarters = len(import_prices)
     steps = quarters * 15
     load = _minute_means(series.load_w, steps) - _minute_means(series.ac_pv_w, steps)
     pv = _minute_means(series.pv_w, steps)
     p_import = np.repeat(np.array(import_prices), 15)
     p_export = np.repeat(np.array(export_prices), 15)
-    capacity_wh = capacity_kwh * 1000
-    start_wh = capacity_wh * initial_soc_percent / 100
-    end = end_value(
-        series,
-        import_prices,
-        export_prices,
-        floor_wh=capacity_wh * floor_soc_percent / 100,
-        discharge_efficiency=discharge_efficiency,
-    )
+    segments = end.segments()
     # Variables: charge[t], discharge[t], import[t], energy[t] (end of minute t), slack[q],
-    # and the end energy above the floor split into the needed part and the rest.
+    # and the end energy above the floor split into the end value's segments.
     charge, discharge, grid_in, energy = (np.arange(steps) + k * steps for k in range(4))
     slack = 4 * steps + np.arange(quarters)
-    needed, rest = 4 * steps + quarters, 4 * steps + quarters + 1
-    count = 4 * steps + quarters + 2
+    segment = 4 * steps + quarters + np.arange(len(segments))
+    count = 4 * steps + quarters + len(segments)
     minute_h = 1 / 60
     cost = np.zeros(count)
     # Energy cost: (p_i - p_e) * import + p_e * (load - pv + charge - discharge), per Wh.
     cost[grid_in] = (p_import - p_export) * minute_h / 1000
     cost[charge] = p_export * minute_h / 1000
     cost[discharge] = -p_export * minute_h / 1000
-    cost[needed] = -end.need_eur_per_wh
-    cost[rest] = -end.rest_eur_per_wh
+    cost[segment] = [-slope for _, slope in segments]
     cost[slack] = PEAK_PENALTY_EUR_PER_WH
 
     equalities = lil_matrix((steps + 1, count))
@@ -179,13 +273,13 @@ def optimum_bill(
         equalities[t, energy[t]] = 1.0
         if t:
             equalities[t, energy[t - 1]] = -1.0
-        equalities[t, charge[t]] = -charge_efficiency * minute_h
-        equalities[t, discharge[t]] = minute_h / discharge_efficiency
+        equalities[t, charge[t]] = -battery.charge_efficiency * minute_h
+        equalities[t, discharge[t]] = minute_h / battery.discharge_efficiency
     equality_rhs[0] += start_wh
-    # energy at the end = floor + needed + rest
+    # energy at the end = floor + the segments
     equalities[steps, energy[-1]] = 1.0
-    equalities[steps, needed] = -1.0
-    equalities[steps, rest] = -1.0
+    for index in segment:
+        equalities[steps, index] = -1.0
     equality_rhs[steps] = end.floor_wh
 
     rows = 3 * steps + quarters
@@ -209,16 +303,16 @@ def optimum_bill(
         for t in range(q * 15, q * 15 + 15):
             upper[row, grid_in[t]] = minute_h
         upper[row, slack[q]] = -1.0
-        upper_rhs[row] = peak_limit_w * 0.25
+        upper_rhs[row] = battery.peak_limit_w * 0.25
 
     bounds = np.zeros((count, 2))
     bounds[charge] = (0, MAX_POWER_W)
     bounds[discharge] = (0, MAX_POWER_W)
     bounds[grid_in] = (0, math.inf)
-    bounds[energy] = (capacity_wh * floor_soc_percent / 100, capacity_wh)
+    bounds[energy] = (battery.floor_wh, battery.capacity_wh)
     bounds[slack] = (0, math.inf)
-    bounds[needed] = (0, end.need_wh)
-    bounds[rest] = (0, math.inf)
+    for index, (width, _) in zip(segment, segments, strict=True):
+        bounds[index] = (0, width)
     result = linprog(
         cost,
         A_ub=upper.tocsr(),
@@ -234,12 +328,12 @@ def optimum_bill(
     grid = load - pv + x[charge] - x[discharge]
     imported = x[grid_in]
     exported = imported - grid
-    bill = Bill()
-    bill.energy_eur = float(np.sum(p_import * imported - p_export * exported) * minute_h / 1000)
-    bill.end_value_eur = end.value_eur(x[energy[-1]]) - end.value_eur(start_wh)
     quarter_import = imported.reshape(quarters, 15).sum(axis=1) * minute_h * 4
-    bill.max_quarter_import_w = float(quarter_import.max())
-    return bill
+    return _Solution(
+        energy_eur=float(np.sum(p_import * imported - p_export * exported) * minute_h / 1000),
+        end_wh=float(x[energy[-1]]),
+        max_quarter_import_w=float(quarter_import.max()),
+    )
 
 
 def _minute_means(values: object, steps: int) -> np.ndarray:

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from closed_loop_days import DAYS, Day
-from closed_loop_optimum import Bill, EndValue, Meter, end_value, optimum_bill
+from closed_loop_optimum import Battery, Bill, EndValue, Meter, end_value, optimum_bill
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
@@ -43,6 +43,7 @@ from custom_components.ems.const import (
     DEFAULT_OPTIONS,
     DOMAIN,
 )
+from custom_components.ems.optimiser.active_plan import ActivePlan
 from custom_components.ems.optimiser.forecast import LoadProfile
 from custom_components.ems.optimiser.plan_inputs import PlanInputs
 from ems_simulator import Simulator, serve
@@ -51,6 +52,7 @@ from ems_simulator.model import MODE_SELF_CONSUMPTION
 
 POLL_S = 5
 MIN_SOC_PERCENT = 10.0
+CAPACITY_WH = 12_000.0
 # The simulated battery's charge and discharge efficiencies (0.95 each), AC to AC.
 ROUND_TRIP_EFFICIENCY = 0.90
 PRICE_ENTITY = "sensor.day_ahead_price"
@@ -145,27 +147,42 @@ def pv_forecast_attributes(day: Day) -> dict[str, Any]:
     return {"watts": watts}
 
 
-def load_profile(day: Day) -> tuple[float, ...]:
-    """The mean house load per local quarter over the 7 days before (the recorder's view)."""
+def load_profile(day: Day) -> LoadProfile:
+    """The recorder's view of the 7 days before: the mean load per quarter, and each day's own.
+
+    The simulated house knows no weekends: one profile serves both kinds of day. Each day's own
+    series is its load net of all PV, for the peak reserve.
+    """
     sums = [0.0] * 96
+    days: list[tuple[float, ...]] = []
     for back in range(1, 8):
         series = day_series(day.house, day.day - timedelta(days=back), day.tz, day.seed)
+        net = []
         for quarter in range(96):
-            chunk = series.load_w[quarter * 900 : (quarter + 1) * 900]
-            sums[quarter] += sum(chunk) / len(chunk)
-    return tuple(total / 7 for total in sums)
+            chunk = slice(quarter * 900, (quarter + 1) * 900)
+            load_w = sum(series.load_w[chunk]) / 900
+            sums[quarter] += load_w
+            net.append(load_w - (sum(series.pv_w[chunk]) + sum(series.ac_pv_w[chunk])) / 900)
+        days.append(tuple(net))
+    mean_w = tuple(total / 7 for total in sums)
+    return LoadProfile(mean_w, mean_w, tuple(days), tuple(days))
+
+
+def day_battery(day: Day) -> Battery:
+    """The simulated battery of every bill."""
+    return Battery(
+        capacity_wh=CAPACITY_WH,
+        floor_wh=CAPACITY_WH * MIN_SOC_PERCENT / 100,
+        charge_efficiency=0.95,
+        discharge_efficiency=0.95,
+        peak_limit_w=day.peak_limit_w,
+    )
 
 
 def day_end_value(day: Day, series: DaySeries, hours: float) -> EndValue:
     """The value of the energy left in the battery, the same for every policy."""
     import_prices, export_prices = quarter_prices(day, hours)
-    return end_value(
-        series,
-        import_prices,
-        export_prices,
-        floor_wh=12_000 * MIN_SOC_PERCENT / 100,
-        discharge_efficiency=0.95,
-    )
+    return end_value(series, import_prices, export_prices, day_battery(day))
 
 
 def new_house(clock: FakeClock, day: Day, series: DaySeries) -> PhysicalHouse:
@@ -178,7 +195,7 @@ def new_house(clock: FakeClock, day: Day, series: DaySeries) -> PhysicalHouse:
     )
 
 
-def self_consumption_bill(day: Day, series: DaySeries, hours: float) -> Bill:
+def self_consumption_bill(day: Day, series: DaySeries, hours: float, end: EndValue) -> Bill:
     """The battery in its own self-consumption mode all day."""
     clock = FakeClock()
     house = new_house(clock, day, series)
@@ -188,11 +205,17 @@ def self_consumption_bill(day: Day, series: DaySeries, hours: float) -> Bill:
         clock.now_s += 900
         house.advance()
         meter.close_quarter()
-    return meter.close_day(day_end_value(day, series, hours))
+    return meter.close_day(end)
 
 
 async def optimiser_bill(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, day: Day, series: DaySeries, hours: float
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    day: Day,
+    series: DaySeries,
+    *,
+    hours: float,
+    end: EndValue,
 ) -> tuple[Bill, LoopStats]:
     """The integration with the optimiser on, in closed loop with the simulated house."""
     started = time.perf_counter()
@@ -207,9 +230,7 @@ async def optimiser_bill(
     stats = LoopStats()
     hass.states.async_set(PRICE_ENTITY, str(day.hourly_price[0]), price_attributes(day))
     hass.states.async_set(PV_FORECAST_ENTITY, "0", pv_forecast_attributes(day))
-    # The simulated house knows no weekends: one profile serves both kinds of day.
-    mean_w = load_profile(day)
-    profile = LoadProfile(workday_w=mean_w, weekend_w=mean_w)
+    profile = load_profile(day)
 
     async def recorder_profile(
         self: PlanInputs, now: datetime, add_pv: bool
@@ -258,7 +279,10 @@ async def optimiser_bill(
                     if step == 900 // POLL_S - 1:
                         house.advance()
                         meter.close_quarter()
-                        trace.append(_trace_row(house, meter, import_prices, export_prices))
+                        trace.append(
+                            _trace_row(house, meter, import_prices, export_prices)
+                            + _plan_trace(entry.runtime_data.optimiser.active_plan, house.now())
+                        )
                         async_fire_time_changed(hass, dt_util.utcnow())
                     simulator.requests.clear()
                     await coordinator.async_refresh()
@@ -277,7 +301,7 @@ async def optimiser_bill(
                                 stats.direction_changes += 1
                             last_direction = direction
             _write_trace(day, trace)
-            bill = meter.close_day(day_end_value(day, series, hours))
+            bill = meter.close_day(end)
             await hass.services.async_call(
                 "switch", "turn_off", {"entity_id": SWITCH}, blocking=True
             )
@@ -302,25 +326,35 @@ def _trace_row(
     )
 
 
+def _plan_trace(active: ActivePlan | None, now: datetime) -> str:
+    """What the plan intends for the quarter that starts now: battery, grid, load forecast."""
+    index = None if active is None else active.slot_index(now)
+    if active is None or index is None:
+        return " | no plan"
+    slot = active.plan.slots[index]
+    return (
+        f" | plan batt {slot.charge_w - slot.discharge_w:6.0f} grid {slot.grid_w:6.0f} "
+        f"load {active.load.values_w[index]:5.0f} soc {slot.soc_percent_end:5.1f}"
+    )
+
+
 async def run_day(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, day: Day, hours: float = 24
 ) -> DayResult:
     """All three bills of one day (or of its first `hours`)."""
     series = day_series(day.house, day.day, day.tz, day.seed)
     import_prices, export_prices = quarter_prices(day, hours)
+    end = day_end_value(day, series, hours)
     optimum = optimum_bill(
         series,
         import_prices,
         export_prices,
-        capacity_kwh=12.0,
+        day_battery(day),
         initial_soc_percent=day.initial_soc_percent,
-        floor_soc_percent=MIN_SOC_PERCENT,
-        charge_efficiency=0.95,
-        discharge_efficiency=0.95,
-        peak_limit_w=day.peak_limit_w,
+        end=end,
     )
-    self_consumption = self_consumption_bill(day, series, hours)
-    optimiser, stats = await optimiser_bill(hass, freezer, day, series, hours)
+    self_consumption = self_consumption_bill(day, series, hours, end)
+    optimiser, stats = await optimiser_bill(hass, freezer, day, series, hours=hours, end=end)
     return DayResult(day.name, self_consumption, optimiser, optimum, stats)
 
 

@@ -258,12 +258,16 @@ class HomeModel:
         previous_quarter = self.now().minute // 15
         self.tick = tick
         now = self.now()
+        if now.minute // 15 != previous_quarter:
+            # The month's peak is the highest *completed* quarter (as a DSMR / e-MUCS meter's
+            # maximum demand register), not the running average of the quarter under way.
+            if self.quarter_peak_w > self.month_peak_w:
+                self.month_peak_w, self.month_peak_at = self.quarter_peak_w, now
+            self.quarter_import_wh = 0.0
         if now.date() != previous_day:
             self.pv_today_wh = self.charge_today_wh = self.discharge_today_wh = 0.0
             if now.month != (now - timedelta(days=1)).month:
                 self.month_peak_w = 0.0
-        if now.minute // 15 != previous_quarter:
-            self.quarter_import_wh = 0.0
         hour = now.hour + now.minute / 60 + now.second / 3600
         house = self._house_load_w(tick, hour)
         pv_total = self._pv_power_w(tick, hour)
@@ -295,8 +299,6 @@ class HomeModel:
             self.export_wh[tariff_index] -= grid * hours
         elapsed_s = (now.minute % 15) * 60 + now.second + 1
         self.quarter_peak_w = self.quarter_import_wh * 3600 / elapsed_s
-        if self.quarter_peak_w > self.month_peak_w and elapsed_s >= 60:
-            self.month_peak_w, self.month_peak_at = self.quarter_peak_w, now
         self.gas_m3 += 0.0000005 * house
 
         phases = tuple(share * house for share in PHASE_SHARES)

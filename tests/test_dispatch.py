@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import pytest
 
-from custom_components.ems.optimiser.active_plan import shaves_peak_ahead
 from custom_components.ems.optimiser.dispatch import (
     BatteryLimits,
     DispatchMode,
@@ -16,7 +15,6 @@ from custom_components.ems.optimiser.dispatch import (
     export_value,
     self_consumption_w,
 )
-from custom_components.ems.optimiser.planner import PlannedSlot
 
 LIMITS = BatteryLimits(
     soc_percent=50.0,
@@ -127,17 +125,25 @@ def test_the_soc_limits_are_left_to_the_battery() -> None:
     assert self_consumption_w(-3000.0, LIMITS) == 2400.0
 
 
-def slot(charge_w: float = 0.0, discharge_w: float = 0.0, grid_w: float = 300.0) -> PlannedSlot:
-    return PlannedSlot(charge_w, discharge_w, 50.0, 50.0, grid_w, 0.0)
-
-
 def test_energy_a_peak_needs_later_is_never_exported() -> None:
-    evening = [slot(), slot(discharge_w=1500.0, grid_w=2480.0)]
-    assert shaves_peak_ahead(evening, 0, 2500.0)
-    assert not shaves_peak_ahead(evening, 0, 4000.0)
-    # A recharge in between: that peak is served by other energy.
-    assert not shaves_peak_ahead([slot(), slot(charge_w=2000.0), *evening[1:]], 0, 2500.0)
     rich = {"export_price": 0.40, "lowest_import_ahead": 0.20}
     export = {"plan_battery_w": -2400.0, "forecast_net_w": 400.0, **rich}
     assert intent(**export).mode is DispatchMode.EXPORT_DISCHARGE
-    assert intent(**export, peak_ahead=True).mode is DispatchMode.FOLLOW_HOUSE
+    # 50 % SOC, 10 % floor: 40 points above it. A reserve of 45 points keeps all of it...
+    assert intent(**export, peak_reserve_percent=45.0).mode is DispatchMode.HOLD
+    # ... one of 20 points leaves 20 to export.
+    assert intent(**export, peak_reserve_percent=20.0).mode is DispatchMode.EXPORT_DISCHARGE
+
+
+def test_the_peak_reserve_covers_no_ordinary_load() -> None:
+    """At or below the reserve a deficit is left to the grid; the shaver covers peaks only."""
+    deficit = {"plan_battery_w": -500.0, "forecast_net_w": 500.0, "hold_value": 0.0}
+    assert intent(**deficit).mode is DispatchMode.FOLLOW_HOUSE
+    assert intent(**deficit, peak_reserve_percent=45.0).mode is DispatchMode.HOLD
+    # Above the reserve the battery covers the house as usual.
+    assert intent(**deficit, peak_reserve_percent=30.0).mode is DispatchMode.FOLLOW_HOUSE
+    # A surplus is still stored, and a planned charge still happens, whatever the reserve.
+    surplus = {"plan_battery_w": 800.0, "forecast_net_w": -800.0}
+    assert intent(**surplus, peak_reserve_percent=45.0).mode is DispatchMode.FOLLOW_HOUSE
+    charge = {"plan_battery_w": 2400.0, "forecast_net_w": 300.0}
+    assert intent(**charge, peak_reserve_percent=45.0).mode is DispatchMode.GRID_CHARGE

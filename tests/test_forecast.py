@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+import math
 from typing import Any
 from unittest.mock import MagicMock, patch
 from zoneinfo import ZoneInfo
@@ -25,6 +27,7 @@ from custom_components.ems.optimiser.forecast import (
     load_profile_w,
     pv_forecast_w,
 )
+from custom_components.ems.optimiser.price_slots import SLOT
 
 from .conftest import INDEVOLT_SERIAL, P1_SERIAL, SIM_START
 from .optimiser_helpers import (
@@ -128,6 +131,16 @@ def test_load_profile_per_local_quarter() -> None:
     )
     assert grid_only is not None
     assert grid_only.weekend_w[quarter] == pytest.approx((500 + 300) / 2)
+    # Each day's own net load (without PV, with the battery's discharge) for the peak reserve.
+    assert len(with_pv.weekend_days_w) == len(with_pv.workday_days_w) == 1
+    assert with_pv.weekend_days_w[0][quarter] == pytest.approx((600 + 300) / 2)
+    assert with_pv.workday_days_w[0][quarter] == pytest.approx(500)
+    assert with_pv.weekend_days_w[0][0] == 0.0  # a quarter the recorder missed: no peak
+    saturday = days[0] + timedelta(days=7)
+    assert with_pv.days_like(saturday, BRUSSELS) == with_pv.weekend_days_w
+    assert with_pv.days_like(saturday - timedelta(days=1), BRUSSELS) == with_pv.workday_days_w
+    only_weekdays = replace(with_pv, weekend_days_w=())
+    assert only_weekdays.days_like(saturday, BRUSSELS) == with_pv.workday_days_w
 
 
 def test_a_kind_of_day_without_data_takes_the_other() -> None:
@@ -213,6 +226,32 @@ async def test_load_estimate_from_statistics(
     args = recorder_statistics.call_args.args
     assert args[4:] == ("5minute", {"power": "W"}, {"mean"})
     assert len(args[3]) == 4  # grid, battery, PV1, PV2
+
+
+async def test_the_plan_keeps_a_peak_reserve_from_the_recorded_days(
+    hass: HomeAssistant,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    recorder_statistics: MagicMock,
+) -> None:
+    """A day that needed 2000 W above the 4000 W limit at 18:00 local: the plan keeps that."""
+    peak = datetime(2026, 6, 20, 16, 0, tzinfo=UTC)  # 18:00 in Brussels, a Saturday
+
+    def answer(hass: HomeAssistant, start: datetime, end: datetime, ids: set[str], *_: Any) -> Any:
+        grid = next(statistic_id for statistic_id in ids if statistic_id.endswith("grid_power"))
+        return {grid: rows({peak - timedelta(hours=1): 750.0, peak: 6000.0})}
+
+    recorder_statistics.side_effect = answer
+    await plan_load(hass, mock_config_entry)
+    active = mock_config_entry.runtime_data.optimiser.active_plan
+    assert active is not None
+    starts = [active.start + index * SLOT for index in range(len(active.peak_reserve_wh))]
+    reserve = dict(zip(starts, active.peak_reserve_wh, strict=True))
+    # One quarter of 2000 W above the limit, through the discharge efficiency (sqrt of 0.8).
+    expected_wh = 2000 * 0.25 / math.sqrt(0.8)
+    assert reserve[SIM_START] == pytest.approx(expected_wh)  # 14:00 local: the peak is ahead
+    assert reserve[peak + timedelta(days=1)] == pytest.approx(expected_wh)
+    assert reserve[peak + timedelta(days=1, minutes=15)] == 0.0  # past it
 
 
 @pytest.mark.parametrize(

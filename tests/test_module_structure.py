@@ -37,6 +37,7 @@ PURE_MODULES = (
     "optimiser/dispatch.py",
     "optimiser/forecast_log.py",
     "optimiser/guards.py",
+    "optimiser/peak_reserve.py",
     "optimiser/peak_shaver.py",
     "optimiser/price_slots.py",
     "optimiser/prices.py",

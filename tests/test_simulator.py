@@ -336,3 +336,16 @@ async def test_hostile_faults_over_the_control_api(
 def test_raw_values_without_other_keys() -> None:
     assert with_raw_values({}, {"6002": "250"}) == b'{"6002": 250}'
     assert with_raw_values({"a": 1}, {}) == b'{"a": 1}'
+
+
+def test_the_month_peak_is_the_highest_completed_quarter() -> None:
+    """As a meter's maximum demand register: a quarter under way does not count yet."""
+    clock = FakeClock()
+    model = HomeModel(clock, start=datetime(2026, 1, 14, 20, 0, tzinfo=UTC))
+    run_hours(model, clock, 5 / 60, step_s=10.0)
+    running_w = model.p1_data()["active_power_average_w"]
+    assert running_w > 0
+    assert model.p1_data()["montly_power_peak_w"] == 0.0
+    run_hours(model, clock, 10 / 60, step_s=10.0)
+    assert model.quarter_import_wh == 0.0  # the first quarter is complete, the next begins
+    assert model.p1_data()["montly_power_peak_w"] > 0.0

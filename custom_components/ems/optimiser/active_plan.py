@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 import json
+import math
 from typing import TYPE_CHECKING, Any, Final
 
 from .dispatch import SlotOutlook
-from .planner import Plan, PlannedSlot
+from .peak_reserve import planned_peak_discharge_wh
+from .planner import Plan
 from .price_slots import SLOT, PriceHorizon, quarter_start
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ class ActivePlan:
     created: datetime
     load: Forecast
     pv: Forecast
+    # Per slot: stored energy (Wh) the worst recent day needed from it on for its peaks.
+    peak_reserve_wh: tuple[float, ...] = ()
 
     def slot_index(self, now: datetime) -> int | None:
         """The plan's slot for `now`, None outside the plan."""
@@ -80,13 +83,21 @@ def slot_outlook(
     active: ActivePlan,
     index: int,
     plan_battery_w: float,
-    round_trip_efficiency: float,
-    peak_limit_w: float,
+    battery: BatteryOptions,
 ) -> SlotOutlook:
     """The plan and the market of slot `index`, with the prices ahead that dispatch weighs."""
     horizon = active.horizon
     slots = active.plan.slots
     ahead = range(index + 1, len(slots))
+    efficiency = math.sqrt(battery.round_trip_efficiency)
+    planned_wh = planned_peak_discharge_wh(
+        [(slot.charge_w, slot.discharge_w, slot.grid_w) for slot in slots[index + 1 :]],
+        peak_limit_w=battery.peak_limit_w,
+        margin_w=PEAK_MARGIN_W,
+        slot_hours=SLOT / timedelta(hours=1),
+        discharge_efficiency=efficiency,
+    )
+    history_wh = active.peak_reserve_wh[index] if index < len(active.peak_reserve_wh) else 0.0
     return SlotOutlook(
         plan_battery_w=plan_battery_w,
         forecast_net_w=active.load.values_w[index] - active.pv.values_w[index],
@@ -100,19 +111,15 @@ def slot_outlook(
             (horizon.import_eur_per_kwh[j] for j in ahead),
             default=horizon.import_eur_per_kwh[index],
         ),
-        round_trip_efficiency=round_trip_efficiency,
-        peak_ahead=shaves_peak_ahead(slots, index, peak_limit_w),
+        round_trip_efficiency=battery.round_trip_efficiency,
+        peak_reserve_percent=max(planned_wh, history_wh) / (10 * battery.capacity_kwh),
     )
 
 
-def shaves_peak_ahead(slots: Sequence[PlannedSlot], index: int, peak_limit_w: float) -> bool:
-    """Whether the plan discharges to hold a quarter at the peak limit before it charges again.
+@dataclass(frozen=True, slots=True)
+class BatteryOptions:
+    """What `slot_outlook` needs of the entry's options."""
 
-    The battery's energy is then worth the capacity tariff, whatever the prices say.
-    """
-    for slot in slots[index + 1 :]:
-        if slot.charge_w > 0:
-            return False
-        if slot.discharge_w > 0 and slot.grid_w >= peak_limit_w - PEAK_MARGIN_W:
-            return True
-    return False
+    capacity_kwh: float
+    round_trip_efficiency: float
+    peak_limit_w: float

@@ -18,8 +18,9 @@ turned into a mode the battery can hold through the quarter (docs/optimiser.md):
   the plan's direction. A trim toward no import that only discharges keeps room for later while
   still covering what the forecast did not see.
 
-Prices: the battery never exports energy the plan needs for a peak later (a forecast smears a
-car's charging; the real one is higher), nor into an export price below the import-side value of
+Prices: the battery never exports energy a peak later needs (the peak reserve: what the plan
+discharges at the limit before it charges again, or what the worst recent day needed, since a
+forecast smears a car's charging and the real one is higher), nor into an export price below the import-side value of
 the energy (what it costs to buy it back later through the battery: the lowest import price ahead
 over the round-trip efficiency, at least 0), and it charges from the grid at full power while
 the import price is negative and there is room.
@@ -72,8 +73,9 @@ class SlotOutlook:
     hold_value: float  # the highest import price ahead at which the plan discharges (0: none)
     lowest_import_ahead: float  # the lowest import price ahead (this slot's when none)
     round_trip_efficiency: float
-    # The plan discharges to hold a quarter at the peak limit before it charges again.
-    peak_ahead: bool = False
+    # SOC points above the floor kept for the peaks still to come (peak_reserve.py): the most the
+    # plan discharges at the limit before it charges again, or the worst recent day needed.
+    peak_reserve_percent: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,13 @@ def choose_intent(outlook: SlotOutlook, limits: BatteryLimits) -> Intent:
         # Empty: the battery's own control still stores any surplus.
         return Intent(DispatchMode.FOLLOW_HOUSE)
     follow_w = self_consumption_w(net_w, limits)
+    reserved = limits.soc_percent <= (
+        limits.min_soc_percent + outlook.peak_reserve_percent + SOC_LIMIT_MARGIN_PERCENT
+    )
+    if reserved and outlook.peak_reserve_percent > 0 and net_w > 0 and plan_w <= 0:
+        # What is left is the peak reserve: it covers no ordinary load, only what would break a
+        # quarter's peak budget (the shaver discharges that in standby).
+        return Intent(DispatchMode.HOLD)
     tolerance = max(MATCH_TOLERANCE_W, MATCH_TOLERANCE_SHARE * abs(net_w))
     planned_grid_w = net_w + plan_w
     if abs(plan_w - follow_w) <= tolerance:
@@ -132,7 +141,7 @@ def choose_intent(outlook: SlotOutlook, limits: BatteryLimits) -> Intent:
     if plan_w < 0 and planned_grid_w < -tolerance:
         # The plan exports battery energy: never what a peak later needs (the forecast may
         # underestimate it), never below what the energy costs to buy back.
-        if outlook.peak_ahead or outlook.export_price < export_value(outlook):
+        if reserved or outlook.export_price < export_value(outlook):
             return Intent(DispatchMode.FOLLOW_HOUSE)
         if -plan_w >= limits.max_discharge_w - FULL_POWER_MARGIN_W:
             return Intent(DispatchMode.EXPORT_DISCHARGE, plan_w)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from itertools import pairwise
 import math
@@ -197,10 +197,22 @@ class LoadSources:
 
 @dataclass(frozen=True, slots=True)
 class LoadProfile:
-    """The mean load per local quarter of the day, for working days and for weekends."""
+    """The mean load per local quarter of the day, for working days and for weekends.
+
+    `workday_days_w` / `weekend_days_w`: each recent day's own load net of PV per quarter (what
+    the grid would have seen without the battery), for the peak reserve (`peak_reserve.py`).
+    """
 
     workday_w: tuple[float, ...]
     weekend_w: tuple[float, ...]
+    workday_days_w: tuple[tuple[float, ...], ...] = ()
+    weekend_days_w: tuple[tuple[float, ...], ...] = ()
+
+    def days_like(self, moment: datetime, tz: tzinfo) -> tuple[tuple[float, ...], ...]:
+        """The recent days of `moment`'s kind (all recent days when there is none of its kind)."""
+        weekend = _is_weekend(moment.astimezone(tz))
+        same = self.weekend_days_w if weekend else self.workday_days_w
+        return same or (self.workday_days_w + self.weekend_days_w)
 
     def at(self, moment: datetime, tz: tzinfo) -> float:
         """The profile's value for `moment`'s local quarter of the day and kind of day."""
@@ -242,10 +254,14 @@ def load_profile_w(
     battery = by_start(sources.battery_discharge_power)
     pv = [by_start(statistic_id) for statistic_id in sources.pv_power] if add_pv else []
     buckets: defaultdict[tuple[bool, int], list[float]] = defaultdict(list)
+    days: defaultdict[date, defaultdict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for start, grid_w in grid.items():
-        load_w = grid_w + battery.get(start, 0.0) + sum(series.get(start, 0.0) for series in pv)
+        net_w = grid_w + battery.get(start, 0.0)
+        load_w = net_w + sum(series.get(start, 0.0) for series in pv)
         local = datetime.fromtimestamp(start, tz)
-        buckets[_is_weekend(local), (local.hour * 60 + local.minute) // 15].append(load_w)
+        quarter = (local.hour * 60 + local.minute) // 15
+        buckets[_is_weekend(local), quarter].append(load_w)
+        days[local.date()][quarter].append(net_w)
     mean_all = math.fsum(grid_w for values in buckets.values() for grid_w in values) / sum(
         len(values) for values in buckets.values()
     )
@@ -254,9 +270,21 @@ def load_profile_w(
         values = buckets.get((weekend, quarter)) or buckets.get((not weekend, quarter))
         return max(math.fsum(values) / len(values) if values else mean_all, 0.0)
 
+    def day_w(quarters: Mapping[int, list[float]]) -> tuple[float, ...]:
+        # A quarter the recorder missed (HA stopped) counts as no peak that day.
+        return tuple(
+            math.fsum(quarters[q]) / len(quarters[q]) if q in quarters else 0.0
+            for q in range(QUARTERS_PER_DAY)
+        )
+
+    by_kind: dict[bool, list[tuple[float, ...]]] = {False: [], True: []}
+    for day in sorted(days):
+        by_kind[day.weekday() >= SATURDAY].append(day_w(days[day]))
     return LoadProfile(
         tuple(mean(False, quarter) for quarter in range(QUARTERS_PER_DAY)),
         tuple(mean(True, quarter) for quarter in range(QUARTERS_PER_DAY)),
+        tuple(by_kind[False]),
+        tuple(by_kind[True]),
     )
 
 

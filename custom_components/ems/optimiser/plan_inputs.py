@@ -30,6 +30,7 @@ from ..const import (
 )
 from ..coordinator import EmsCoordinator
 from .forecast import (
+    SATURDAY,
     Forecast,
     ForecastStatus,
     LoadProfile,
@@ -44,6 +45,7 @@ from .forecast import (
 )
 from .forecast_log import Series
 from .forecast_tracker import ForecastTracker
+from .peak_reserve import peak_reserve_wh
 from .price_slots import PriceSlot, effective_import_prices, is_stale
 from .price_source import PriceEntityReader, PriceReading, PriceStatus
 from .tariffs import effective_export_prices
@@ -241,6 +243,35 @@ class PlanInputs:
             load_forecast_w(profile, starts, tz), starts, now=now, recent_error_w=error_w
         )
         return Forecast(values, ForecastStatus.OK, self._load_detail, source)
+
+    def peak_reserve_wh(
+        self,
+        starts: list[datetime],
+        *,
+        peak_limit_w: float,
+        max_discharge_w: float,
+        discharge_efficiency: float,
+    ) -> tuple[float, ...]:
+        """Per slot, the stored energy the worst recent day needed from it on for its peaks."""
+        profile = self._load_profile
+        if profile is None:
+            return tuple(0.0 for _ in starts)
+        tz = dt_util.get_default_time_zone()
+        reserve: dict[tuple[int, bool], float] = {}
+        values = []
+        for start in starts:
+            local = start.astimezone(tz)
+            key = ((local.hour * 60 + local.minute) // 15, local.weekday() >= SATURDAY)
+            if key not in reserve:
+                reserve[key] = peak_reserve_wh(
+                    profile.days_like(start, tz),
+                    key[0],
+                    peak_limit_w=peak_limit_w,
+                    max_discharge_w=max_discharge_w,
+                    discharge_efficiency=discharge_efficiency,
+                )
+            values.append(reserve[key])
+        return tuple(values)
 
     async def _async_query_load(
         self, now: datetime, add_pv: bool

@@ -5,13 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
+import math
 from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
-from ..const import CONF_MAX_SOC, CONF_MIN_SOC, LOGGER
+from ..const import (
+    CONF_MAX_DISCHARGE_W,
+    CONF_MAX_GRID_PEAK_W,
+    CONF_MAX_SOC,
+    CONF_MIN_SOC,
+    CONF_ROUND_TRIP_EFFICIENCY,
+    LOGGER,
+)
 from ..controller import BatteryController
 from ..coordinator import EmsCoordinator
 from ..devices.indevolt import BatterySnapshot
@@ -103,7 +111,13 @@ class PlanningLoop(OptimiserState):
             self.prices = PriceState(OptimiserStatus.NO_PRICES, f"cannot plan: {err}")
             self._notify()
             return
-        self.active_plan = ActivePlan(plan, horizon.start, horizon, now, load, pv)
+        reserve = self._inputs.peak_reserve_wh(
+            starts,
+            peak_limit_w=float(options[CONF_MAX_GRID_PEAK_W]),
+            max_discharge_w=float(options[CONF_MAX_DISCHARGE_W]),
+            discharge_efficiency=math.sqrt(float(options[CONF_ROUND_TRIP_EFFICIENCY])),
+        )
+        self.active_plan = ActivePlan(plan, horizon.start, horizon, now, load, pv, reserve)
         LOGGER.debug(
             "Planned %d slots from %s in %.1f ms (cost %.2f, violations %s)",
             len(plan.slots),

@@ -36,7 +36,7 @@ from ..const import (
 from ..controller import ManualOverride
 from ..devices.indevolt import WorkingMode
 from ..soc_floor import soc_floor_percent
-from .active_plan import slot_outlook
+from .active_plan import BatteryOptions, slot_outlook
 from .commands import CommandSender
 from .dispatch import BatteryLimits, Intent, choose_intent
 from .guards import SendBackoff
@@ -178,8 +178,11 @@ class Optimiser(PlanningLoop, CommandSender):
                 active,
                 index,
                 plan_charge_w - plan_discharge_w,
-                float(options[CONF_ROUND_TRIP_EFFICIENCY]),
-                config.peak_limit_w,
+                BatteryOptions(
+                    capacity_kwh=float(options[CONF_CAPACITY_KWH]),
+                    round_trip_efficiency=float(options[CONF_ROUND_TRIP_EFFICIENCY]),
+                    peak_limit_w=config.peak_limit_w,
+                ),
             )
             intent = choose_intent(
                 outlook,
