@@ -12,8 +12,10 @@ sunny day, which no household gains from.
 The perfect-foresight optimum is a linear programme over the day at one-minute resolution with
 the simulator's physics: the minute's mean load and PV, the battery's charge and discharge
 efficiencies, its power limit, the inverter's AC limit, the SOC window, the cells' constant BMS
-drain, no PV curtailment, and each quarter's mean import at most the peak limit (a soft limit,
-so a day where no schedule can stay under it still solves; its highest quarter is reported).
+drain, curtailment of the PV on the Indevolt's DC inputs only (what its feed-in limit can hold
+back; PV on an inverter of its own cannot be curtailed), and each quarter's mean import at most
+the peak limit (a soft limit, so a day where no schedule can stay under it still solves; its
+highest quarter is reported).
 Within a minute it nets load and PV perfectly, which the real battery (5-s CT) cannot: the
 optimum is, if anything, slightly too good.
 """
@@ -158,16 +160,20 @@ def optimum_bill(
         discharge_efficiency=discharge_efficiency,
     )
     # Variables: charge[t], discharge[t], import[t], energy[t] (end of minute t), slack[q],
-    # and the end energy above the floor split into the needed part and the rest.
+    # the end energy above the floor split into the needed part and the rest, and the DC PV
+    # curtailed[t].
     charge, discharge, grid_in, energy = (np.arange(steps) + k * steps for k in range(4))
     slack = 4 * steps + np.arange(quarters)
     needed, rest = 4 * steps + quarters, 4 * steps + quarters + 1
-    count = 4 * steps + quarters + 2
+    curtailed = 4 * steps + quarters + 2 + np.arange(steps)
+    count = 5 * steps + quarters + 2
     minute_h = 1 / 60
     cost = np.zeros(count)
-    # Energy cost: (p_i - p_e) * import + p_e * (load - pv + charge - discharge), per Wh.
+    # Energy cost: (p_i - p_e) * import + p_e * (load - pv + curtailed + charge - discharge),
+    # per Wh.
     cost[grid_in] = (p_import - p_export) * minute_h / 1000
     cost[charge] = p_export * minute_h / 1000
+    cost[curtailed] = p_export * minute_h / 1000
     cost[discharge] = -p_export * minute_h / 1000
     cost[needed] = -end.need_eur_per_wh
     cost[rest] = -end.rest_eur_per_wh
@@ -192,17 +198,20 @@ def optimum_bill(
     upper = lil_matrix((rows, count))
     upper_rhs = np.zeros(rows)
     for t in range(steps):
-        # import >= load - pv + charge - discharge
+        # import >= load - pv + curtailed + charge - discharge
         upper[t, grid_in[t]] = -1.0
         upper[t, charge[t]] = 1.0
         upper[t, discharge[t]] = -1.0
+        upper[t, curtailed[t]] = 1.0
         upper_rhs[t] = pv[t] - load[t]
-        # The inverter's AC side: |pv - (charge - discharge)| <= MAX_POWER_W.
+        # The inverter's AC side: |pv - curtailed - (charge - discharge)| <= MAX_POWER_W.
         upper[steps + t, charge[t]] = -1.0
         upper[steps + t, discharge[t]] = 1.0
+        upper[steps + t, curtailed[t]] = -1.0
         upper_rhs[steps + t] = MAX_POWER_W - pv[t]
         upper[2 * steps + t, charge[t]] = 1.0
         upper[2 * steps + t, discharge[t]] = -1.0
+        upper[2 * steps + t, curtailed[t]] = 1.0
         upper_rhs[2 * steps + t] = MAX_POWER_W + pv[t]
     for q in range(quarters):
         row = 3 * steps + q
@@ -219,6 +228,7 @@ def optimum_bill(
     bounds[slack] = (0, math.inf)
     bounds[needed] = (0, end.need_wh)
     bounds[rest] = (0, math.inf)
+    bounds[curtailed] = np.column_stack((np.zeros(steps), pv))
     result = linprog(
         cost,
         A_ub=upper.tocsr(),
@@ -231,7 +241,7 @@ def optimum_bill(
     if not result.success:
         raise RuntimeError(f"the optimum did not solve: {result.message}")
     x = result.x
-    grid = load - pv + x[charge] - x[discharge]
+    grid = load - pv + x[curtailed] + x[charge] - x[discharge]
     imported = x[grid_in]
     exported = imported - grid
     bill = Bill()

@@ -367,3 +367,63 @@ async def test_a_refused_lowering_backs_off_with_one_warning(
     await past_one_oclock(hass, entry, sim_clock, freezer)
     assert limit_writes(sim)[-1] == USER_LIMIT_W
     assert stored(hass_storage, entry) is None
+
+
+@pytest.mark.parametrize(
+    "device",
+    [
+        DeviceSettings(feed_in_limit_w=50),  # the user's own limit is as low already
+        DeviceSettings(feed_in_limit_w=0, strict_ranges=False),  # "no export": never raised
+        DeviceSettings(feed_in_limit_w=3000),  # reported, but the device would not take it back
+    ],
+)
+async def test_a_limit_that_cannot_be_lowered_or_given_back_is_left_alone(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    sim: Simulator,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    device: DeviceSettings,
+) -> None:
+    user_limit_w = device.feed_in_limit_w
+    await switch(hass, SWITCH, True)
+    await poll(hass, entry, sim_clock, freezer, times=4)
+    assert limit_writes(sim) == []
+    assert sim.device.feed_in_limit_w == user_limit_w
+    assert feed_in_state(hass) == FeedInLimitState.USER
+
+
+async def test_without_a_read_limit_nothing_is_lowered(
+    hass: HomeAssistant,
+    *,
+    sim: Simulator,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """11010 missing from the replies: no user limit known, so none is taken away."""
+    sim.indevolt_faults.missing_registers = {11010}
+    hass.states.async_set(PRICE_ENTITY, "-0.05", entsoe_attributes(price=negative_at_noon))
+    await setup_entry(hass, mock_config_entry, **{CONF_PRICE_ENTITY: PRICE_ENTITY})
+    await switch(hass, SWITCH, True)
+    await poll(hass, mock_config_entry, sim_clock, freezer, times=4)
+    assert limit_writes(sim) == []
+
+
+async def test_a_poll_without_usable_readings_keeps_the_lowered_limit(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    sim: Simulator,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await lowered(hass, entry, sim_clock, freezer, sim)
+    sim.p1_faults.off = True
+    await poll(hass, entry, sim_clock, freezer, times=2)
+    sim.p1_faults.off = False
+    await poll(hass, entry, sim_clock, freezer, times=2)
+    assert limit_writes(sim) == [50]
+    assert feed_in_state(hass) == FeedInLimitState.LOWERED

@@ -118,7 +118,7 @@ class FeedInLimiter:
             record.limited_w,
             record.user_limit_w,
         )
-        await self._async_give_back("a lowered limit was left behind", dt_util.utcnow())
+        await self._async_give_back(record, "a lowered limit was left behind", dt_util.utcnow())
 
     async def async_give_back(self, reason: str, *, final: bool = False) -> None:
         """Write the user's limit back now (switch off, dry run, unload, stop).
@@ -133,10 +133,10 @@ class FeedInLimiter:
             async with asyncio.timeout(GIVE_BACK_TIMEOUT_S if final else None):
                 if self._task is not None and not self._task.done():
                     await asyncio.shield(self._task)
-                if self._record is not None:
+                if (record := self._record) is not None:
                     # A task, so the polls it triggers wait for its end (see `step`).
                     await asyncio.shield(
-                        self._start(self._async_give_back(reason, dt_util.utcnow()))
+                        self._start(self._async_give_back(record, reason, dt_util.utcnow()))
                     )
         except TimeoutError:
             LOGGER.warning(
@@ -185,7 +185,7 @@ class FeedInLimiter:
             self._lower(now, polled_limit_w)
         elif not lower and self._record is not None:
             reason = "the export price is no longer negative" if active else "optimiser off"
-            self._start(self._async_give_back(reason, now))
+            self._start(self._async_give_back(self._record, reason, now))
 
     def _lower(self, now: datetime, polled_limit_w: float | None) -> None:
         record = self._record
@@ -228,10 +228,7 @@ class FeedInLimiter:
             record.limited_w,
         )
 
-    async def _async_give_back(self, reason: str, now: datetime) -> None:
-        record = self._record
-        if record is None:
-            return
+    async def _async_give_back(self, record: FeedInLimitRecord, reason: str, now: datetime) -> None:
         if not await self._async_write(record.user_limit_w, "write back the feed-in limit", now):
             return
         self._forget()
