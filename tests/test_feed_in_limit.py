@@ -427,3 +427,19 @@ async def test_a_poll_without_usable_readings_keeps_the_lowered_limit(
     await poll(hass, entry, sim_clock, freezer, times=2)
     assert limit_writes(sim) == [50]
     assert feed_in_state(hass) == FeedInLimitState.LOWERED
+
+
+async def test_removing_the_entry_gives_the_limit_back_and_deletes_the_record(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    sim: Simulator,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    await lowered(hass, entry, sim_clock, freezer, sim)
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert limit_writes(sim) == [50, USER_LIMIT_W]
+    assert feed_in_limit_storage_key(entry.entry_id) not in hass_storage
