@@ -23,14 +23,9 @@ def full_battery_at_noon(limit_w: float | None) -> HomeModel:
     return home
 
 
-def test_without_a_limit_the_pv_surplus_is_exported(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(model, "house_load_w", lambda tick, hour: 300.0)
-    home = full_battery_at_noon(None)
-    assert home.grid_w < -1000
-
-
 def test_the_limit_curtails_the_dc_pv(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(model, "house_load_w", lambda tick, hour: 300.0)
+    assert full_battery_at_noon(None).grid_w < -1000  # no limit: the surplus is exported
     home = full_battery_at_noon(50)
     assert home.grid_w == pytest.approx(-50)
     assert sum(home.pv_w) == pytest.approx(350)  # the house's 300 W and the 50 W allowed
