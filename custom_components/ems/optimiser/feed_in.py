@@ -184,7 +184,13 @@ class FeedInLimiter:
         if lower and not self._lowered:
             self._lower(now, polled_limit_w)
         elif not lower and self._record is not None:
-            reason = "the export price is no longer negative" if active else "optimiser off"
+            reason = (
+                "optimiser off"
+                if not active
+                else "dry run"
+                if dry_run
+                else "the export price is no longer negative"
+            )
             self._start(self._async_give_back(self._record, reason, now))
 
     def _lower(self, now: datetime, polled_limit_w: float | None) -> None:
