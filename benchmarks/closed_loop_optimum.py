@@ -14,8 +14,10 @@ that deficit.
 The perfect-foresight optimum is a linear programme over the day at one-minute resolution with
 the simulator's physics: the minute's mean load and PV, the battery's charge and discharge
 efficiencies, its power limit, the inverter's AC limit, the SOC window, the cells' constant BMS
-drain, no PV curtailment, and each quarter's mean import at most the peak limit (a soft limit,
-so a day where no schedule can stay under it still solves; its highest quarter is reported).
+drain, curtailment of the PV on the Indevolt's DC inputs only (what its feed-in limit can hold
+back; PV on an inverter of its own cannot be curtailed), and each quarter's mean import at most
+the peak limit (a soft limit, so a day where no schedule can stay under it still solves; its
+highest quarter is reported).
 Within a minute it nets load and PV perfectly, which the real battery (5-s CT) cannot: the
 optimum is, if anything, slightly too good.
 """
@@ -253,17 +255,21 @@ def _solve(
     p_export = np.repeat(np.array(export_prices), 15)
     segments = end.segments()
     # Variables: charge[t], discharge[t], import[t], energy[t] (end of minute t), slack[q],
-    # and the end energy above the floor split into the end value's segments.
+    # the end energy above the floor split into the end value's segments, and the DC PV
+    # curtailed[t].
     charge, discharge, grid_in, energy = (np.arange(steps) + k * steps for k in range(4))
     slack = 4 * steps + np.arange(quarters)
     segment = 4 * steps + quarters + np.arange(len(segments))
-    count = 4 * steps + quarters + len(segments)
+    curtailed = 4 * steps + quarters + len(segments) + np.arange(steps)
+    count = 5 * steps + quarters + len(segments)
     minute_h = 1 / 60
     cost = np.zeros(count)
-    # Energy cost: (p_i - p_e) * import + p_e * (load - pv + charge - discharge), per Wh.
+    # Energy cost: (p_i - p_e) * import + p_e * (load - pv + curtailed + charge - discharge),
+    # per Wh.
     cost[grid_in] = (p_import - p_export) * minute_h / 1000
     cost[charge] = p_export * minute_h / 1000
     cost[discharge] = -p_export * minute_h / 1000
+    cost[curtailed] = p_export * minute_h / 1000
     cost[segment] = [-slope for _, slope in segments]
     cost[slack] = PEAK_PENALTY_EUR_PER_WH
 
@@ -286,17 +292,20 @@ def _solve(
     upper = lil_matrix((rows, count))
     upper_rhs = np.zeros(rows)
     for t in range(steps):
-        # import >= load - pv + charge - discharge
+        # import >= load - pv + curtailed + charge - discharge
         upper[t, grid_in[t]] = -1.0
         upper[t, charge[t]] = 1.0
         upper[t, discharge[t]] = -1.0
+        upper[t, curtailed[t]] = 1.0
         upper_rhs[t] = pv[t] - load[t]
-        # The inverter's AC side: |pv - (charge - discharge)| <= MAX_POWER_W.
+        # The inverter's AC side: |pv - curtailed - (charge - discharge)| <= MAX_POWER_W.
         upper[steps + t, charge[t]] = -1.0
         upper[steps + t, discharge[t]] = 1.0
+        upper[steps + t, curtailed[t]] = -1.0
         upper_rhs[steps + t] = MAX_POWER_W - pv[t]
         upper[2 * steps + t, charge[t]] = 1.0
         upper[2 * steps + t, discharge[t]] = -1.0
+        upper[2 * steps + t, curtailed[t]] = 1.0
         upper_rhs[2 * steps + t] = MAX_POWER_W + pv[t]
     for q in range(quarters):
         row = 3 * steps + q
@@ -311,6 +320,7 @@ def _solve(
     bounds[grid_in] = (0, math.inf)
     bounds[energy] = (battery.floor_wh, battery.capacity_wh)
     bounds[slack] = (0, math.inf)
+    bounds[curtailed] = np.column_stack((np.zeros(steps), pv))
     for index, (width, _) in zip(segment, segments, strict=True):
         bounds[index] = (0, width)
     result = linprog(
@@ -325,7 +335,7 @@ def _solve(
     if not result.success:
         raise RuntimeError(f"the optimum did not solve: {result.message}")
     x = result.x
-    grid = load - pv + x[charge] - x[discharge]
+    grid = load - pv + x[curtailed] + x[charge] - x[discharge]
     imported = x[grid_in]
     exported = imported - grid
     quarter_import = imported.reshape(quarters, 15).sum(axis=1) * minute_h * 4

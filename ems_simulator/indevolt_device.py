@@ -60,7 +60,9 @@ class DeviceSettings:
     strict_ranges: bool = True
     command_style: str = "vendor"
     ignores_commands: bool = False
-    feed_in_limit_w: int = 800
+    # One unit's maximum output: a limit that does not bind until someone lowers it (the
+    # physics honour it, see `HomeModel._curtailed_w`).
+    feed_in_limit_w: int = 2400
     max_ac_output_w: int = 2400
     inverter_input_w: int = 2400
     bypass_enabled: bool = False
@@ -208,5 +210,7 @@ def write_setting(
         if not floor <= value <= limit:
             return False
         setattr(device, _POWER_SETTINGS[register], value)
+        if register == 1146:
+            model.feed_in_limit_w = value
         return True
     return None

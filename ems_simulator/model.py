@@ -125,6 +125,8 @@ class HomeModel:
         # What the battery (a whole cluster) takes and delivers; the simulator's device sets it.
         self.max_charge_w = MAX_POWER_W
         self.max_discharge_w = MAX_POWER_W
+        # The feed-in limit (1146 / 11010), W; None: none set. The simulator's device sets it.
+        self.feed_in_limit_w: float | None = None
         self.mode = MODE_SELF_CONSUMPTION
         # Seconds after a mode change during which 7101 still reports the previous mode (real
         # firmware is suspected to lag by a poll or two); 0 reports the new mode at once.
@@ -253,6 +255,18 @@ class HomeModel:
         available_w = max(0.0, (self.energy_wh - floor_wh) * 3600 * self.discharge_efficiency)
         return max(-available_w, min(room_w, power))
 
+    def _curtailed_w(self, house_w: float, pv_w: float, battery_w: float) -> float:
+        """The DC PV the inverter holds back so the export stays within the feed-in limit.
+
+        Only PV on the Indevolt's own inputs can be curtailed: PV on another inverter is part
+        of `house_w` (a lower load) and is exported whatever the limit says.
+        """
+        limit = self.feed_in_limit_w
+        if limit is None:
+            return 0.0
+        export_w = pv_w - battery_w - house_w
+        return min(pv_w, max(0.0, export_w - limit))
+
     def _step_to(self, tick: int) -> None:
         previous_day = self.now().date()
         previous_quarter = self.now().minute // 15
@@ -272,6 +286,7 @@ class HomeModel:
         house = self._house_load_w(tick, hour)
         pv_total = self._pv_power_w(tick, hour)
         battery = self._limit_w(self._setpoint_w(house, pv_total), pv_total)
+        pv_total -= self._curtailed_w(house, pv_total, battery)
         ac = pv_total - battery
         grid = house - ac
         self.house_w, self.pv_w = house, (pv_total * 0.6, pv_total * 0.4)

@@ -222,6 +222,7 @@ class Simulator:
         """Give the physics the device's (cluster's) power limits."""
         self.model.max_charge_w = self.device.charge_limit_w
         self.model.max_discharge_w = self.device.discharge_limit_w
+        self.model.feed_in_limit_w = self.device.feed_in_limit_w
 
     async def _get_config(self, request: web.Request) -> web.Response:
         now = self.model.now()

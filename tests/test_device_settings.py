@@ -259,7 +259,7 @@ async def test_a_setting_the_device_rejects_is_a_translated_error(
     with pytest.raises(HomeAssistantError) as raised:
         await controller.async_set_feed_in_limit(0)
     assert raised.value.translation_key == "command_rejected"
-    assert sim.device.feed_in_limit_w == 800
+    assert sim.device.feed_in_limit_w == 2400
 
 
 @pytest.mark.parametrize("device", [DeviceSettings(units=3, strict_ranges=False)])

@@ -19,7 +19,7 @@ from .const import (
     INDEVOLT_DEFAULT_PORT,
     P1_DEFAULT_PORT,
 )
-from .control_store import ControlStore
+from .control_store import ControlStore, FeedInLimitStore
 from .controller import BatteryController
 from .coordinator import EmsCoordinator
 from .devices.indevolt import IndevoltClient
@@ -76,6 +76,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
     await coordinator.async_config_entry_first_refresh()
     optimiser = Optimiser(hass, entry, coordinator, controller)
     entry.runtime_data = EmsRuntimeData(coordinator, controller, optimiser)
+    # Before the controller's: at Home Assistant's stop the feed-in limit goes back through the
+    # controller, which refuses writes once its own stop has begun.
+    await optimiser.feed_in.async_setup()
     await controller.async_setup()
     optimiser.async_setup()
     async_watch_entry_updates(entry)
@@ -84,14 +87,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
-    """Give the battery back to self-consumption if ems forced it, then unload the entities."""
-    entry.runtime_data.optimiser.async_shutdown()
+    """Give back what ems changed on the battery (mode, feed-in limit), unload the entities."""
+    optimiser = entry.runtime_data.optimiser
+    optimiser.async_shutdown()
+    await optimiser.feed_in.async_give_back("the entry is unloading", final=True)
     await entry.runtime_data.controller.async_shutdown("the entry is unloading")
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> None:
-    """Delete the entry's stored battery-command record, forecast log and repair issues."""
+    """Delete the entry's stored battery records, forecast log and repair issues."""
     await ControlStore(hass, entry.entry_id).async_remove()
+    await FeedInLimitStore(hass, entry.entry_id).async_remove()
     await async_remove_forecast_log(hass, entry.entry_id)
     async_delete_all(hass, entry)

@@ -1,9 +1,12 @@
-"""The persistent record of a command that holds the battery in real-time mode (one per entry).
+"""The persistent records of what ems changed on the battery (one of each per entry).
 
-The record outlives Home Assistant: after a crash or a power cut, or when the Indevolt could not
-be reached at shutdown, the next set-up finds it and restores self-consumption. It is written
-before the first request of a forcing command, so no failure can leave the battery forced
-without a record.
+A forced command: the record outlives Home Assistant. After a crash or a power cut, or when the
+Indevolt could not be reached at shutdown, the next set-up finds it and restores
+self-consumption. It is written before the first request of a forcing command, so no failure can
+leave the battery forced without a record.
+
+A lowered feed-in limit (negative export prices, `optimiser/feed_in.py`): the user's own limit,
+written back the same way.
 """
 
 from __future__ import annotations
@@ -164,3 +167,78 @@ class ControlStore:
 def storage_key(entry_id: str) -> str:
     """The storage key of an entry's record."""
     return f"{DOMAIN}.control.{entry_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedInLimitRecord:
+    """The feed-in limit the user had set before ems lowered it, to be written back afterwards.
+
+    `user_limit_w` is what 11010 read before the first lowering write, `limited_w` what ems wrote
+    instead. Written before that write, so no failure can leave the export curtailed without it.
+    """
+
+    user_limit_w: int
+    limited_w: int
+    started: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form for the store."""
+        return {
+            "user_limit_w": self.user_limit_w,
+            "limited_w": self.limited_w,
+            "started": self.started.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeedInLimitRecord:
+        """Read a stored record; raise ValueError, KeyError or TypeError when it is damaged."""
+        started = dt_util.parse_datetime(str(data["started"]))
+        if started is None:
+            raise ValueError(f"bad start time {data['started']!r}")
+        user_limit_w = _optional_int(data["user_limit_w"])
+        limited_w = _optional_int(data["limited_w"])
+        if user_limit_w is None or limited_w is None:
+            raise TypeError("a limit is missing")
+        return cls(user_limit_w, limited_w, started)
+
+
+class FeedInLimitStore:
+    """One entry's feed-in limit record (`.storage/ems.feed_in_limit.<entry>`).
+
+    A file of its own beside the command record: the controller owns that one, and one file
+    written by two owners would lose whichever record was written first.
+    """
+
+    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
+        """Open the store of `entry_id` (nothing is read until `async_load`)."""
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, feed_in_limit_storage_key(entry_id)
+        )
+
+    async def async_load(self) -> FeedInLimitRecord | None:
+        """The record left behind, None when there is none or it cannot be read.
+
+        A damaged record cannot say which limit to write back: it is reported and dropped (the
+        user's limit is then whatever the device holds, which the user can see and set).
+        """
+        data = await self._store.async_load()
+        if not data or data.get("limit") is None:
+            return None
+        try:
+            return FeedInLimitRecord.from_dict(data["limit"])
+        except (KeyError, TypeError, ValueError) as err:
+            LOGGER.warning("The stored feed-in limit record is damaged (%s); ignoring it", err)
+            return None
+
+    async def async_save(self, record: FeedInLimitRecord | None) -> None:
+        """Record the user's limit (None: nothing to write back)."""
+        await self._store.async_save({"limit": None if record is None else record.as_dict()})
+
+    async def async_remove(self) -> None:
+        """Delete the file (the entry is being removed)."""
+        await self._store.async_remove()
+
+
+def feed_in_limit_storage_key(entry_id: str) -> str:
+    """The storage key of an entry's feed-in limit record."""
+    return f"{DOMAIN}.feed_in_limit.{entry_id}"

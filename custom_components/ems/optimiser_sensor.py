@@ -167,11 +167,12 @@ class OptimiserStatusSensor(OptimiserEntity, SensorEntity):
     @property
     @override
     def extra_state_attributes(self) -> dict[str, Any]:
-        """Why (a manual override, the price entity's problem, ...) and the dispatch mode."""
+        """Why (a manual override, the price entity's problem, ...), the mode, the export."""
         intent = self.optimiser.intent
         return {
             "detail": self.optimiser.status_detail,
             "dispatch_mode": None if intent is None else str(intent.mode),
+            "feed_in_limit": str(self.optimiser.feed_in.state),
         }
 
 

@@ -35,10 +35,12 @@ from ..const import (
 )
 from ..controller import ManualOverride
 from ..devices.indevolt import WorkingMode
+from ..devices.indevolt_registers import FEED_IN_LIMIT
 from ..soc_floor import soc_floor_percent
 from .active_plan import BatteryOptions, slot_outlook
 from .commands import CommandSender
 from .dispatch import BatteryLimits, Intent, choose_intent
+from .export_limit import ExportReading
 from .guards import SendBackoff
 from .peak_shaver import (
     Measurements,
@@ -98,6 +100,7 @@ class Optimiser(PlanningLoop, CommandSender):
         else:
             LOGGER.info("Optimiser switched off")
             await self._async_stop_commanding()
+            await self.feed_in.async_give_back("optimiser switched off")
         self._notify()
 
     async def async_set_dry_run(self, dry_run: bool) -> None:
@@ -108,6 +111,7 @@ class Optimiser(PlanningLoop, CommandSender):
         LOGGER.info("Optimiser dry run %s", "on" if dry_run else "off")
         if dry_run:
             await self._async_stop_commanding()
+            await self.feed_in.async_give_back("dry run on")
         self._reset_realtime()
         self._notify()
 
@@ -116,7 +120,11 @@ class Optimiser(PlanningLoop, CommandSender):
     @callback
     def _handle_poll(self) -> None:
         """Every coordinator update: measure, follow the plan, shave, send if changed."""
-        if not self.enabled or self._closed:
+        if self._closed:
+            return
+        if not self.enabled:
+            # A feed-in limit still lowered (its write-back failed) goes back now.
+            self._step_feed_in(None)
             return
         options = self._options()
         if price_entity_ids(options) != self._inputs.watched:
@@ -140,10 +148,12 @@ class Optimiser(PlanningLoop, CommandSender):
             return
         if p1 is None or battery is None:
             self._hold_without_readings("the P1 meter or the battery did not answer the last poll")
+            self._step_feed_in(None)
             return
         if grid_w is None or soc is None:
             # Garbage (NaN, 1e400, a SOC of 250 %) is never acted on.
             self._hold_without_readings("no usable grid power or SOC reading")
+            self._step_feed_in(None)
             return
         self._set_unusable("")
         now = dt_util.utcnow()
@@ -154,6 +164,14 @@ class Optimiser(PlanningLoop, CommandSender):
         elif options[CONF_INVERT_BATTERY_POWER]:
             battery_w = -battery_w
         self._add_savings(now, grid_w, battery_w, soc, options)
+        self._step_feed_in(
+            ExportReading(
+                export_price=_price_at(self.prices.export_slots, quarter_start(now)),
+                grid_w=grid_w,
+                dc_pv_w=(battery.pv1_power_w or 0.0) + (battery.pv2_power_w or 0.0),
+                battery_w=battery_w,
+            )
+        )
 
         plan_charge_w = plan_discharge_w = 0.0
         intent: Intent | None = None
@@ -217,6 +235,19 @@ class Optimiser(PlanningLoop, CommandSender):
         if decision.send:
             self._send(decision.command, now, local_date, soc)
         self._notify()
+
+    @callback
+    def _step_feed_in(self, reading: ExportReading | None) -> None:
+        """The feed-in limit's step (feed_in.py); `reading` None: nothing usable to decide on."""
+        data = self._coordinator.data if self._coordinator.last_update_success else None
+        battery = None if data is None else data.battery
+        self.feed_in.step(
+            dt_util.utcnow(),
+            reading,
+            None if battery is None else battery.number(FEED_IN_LIMIT.read_register),
+            active=self.enabled,
+            dry_run=self.dry_run,
+        )
 
     def _add_savings(
         self,

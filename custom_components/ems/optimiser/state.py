@@ -14,6 +14,7 @@ from ..coordinator import EmsCoordinator
 from ..options import entry_options
 from .active_plan import ActivePlan
 from .dispatch import Intent
+from .feed_in import FeedInLimiter
 from .guards import AppChangeWatch, SendBackoff
 from .peak_shaver import Decision, ShaverState
 from .plan_inputs import OptimiserStatus, PriceState
@@ -54,6 +55,8 @@ class OptimiserState:
         self._shaver_state = ShaverState()
         self._backoff = SendBackoff()
         self._app_watch = AppChangeWatch()
+        # The feed-in limit at negative export prices (feed_in.py).
+        self.feed_in = FeedInLimiter(hass, entry, coordinator, controller)
         self._sent_any = False
         self._savings_at: datetime | None = None
         self._plan_task: asyncio.Task[None] | None = None
