@@ -109,8 +109,6 @@ class PlanningLoop(OptimiserState):
             return
         starts = [horizon.start + index * SLOT for index in range(len(horizon.import_eur_per_kwh))]
         pv, load = await self._inputs.async_forecasts(options, starts)
-        p1 = self._coordinator.data.p1 if self._coordinator.data else None
-        month_peak_w = None if p1 is None else usable_power_w(p1.monthly_power_peak_w)
         try:
             params = PlannerParams.from_options(
                 {**options, CONF_MIN_SOC: _planner_floor_percent(options, battery)}
@@ -125,20 +123,16 @@ class PlanningLoop(OptimiserState):
             )
             tariff = float(options[CONF_CAPACITY_TARIFF])
             if tariff > 0:
-                plan, self.planned_peak = await self._hass.async_add_executor_job(
-                    partial(
-                        _plan_weighing_peaks,
-                        plan_for,
-                        base=limit_in_force(params.max_grid_peak_w, month_peak_w, tariff),
-                        net_w=[
-                            l_w - p_w for l_w, p_w in zip(load.values_w, pv.values_w, strict=True)
-                        ],
-                        max_charge_w=params.max_charge_w,
-                        this_month=[_local_month(start) == _local_month(now) for start in starts],
-                        month_peak_w=month_peak_w or 0.0,
-                        eur_per_kw_year=tariff,
-                        month=_local_month(now),
-                    )
+                plan, self.planned_peak = await self._async_plan_weighing_peaks(
+                    plan_for,
+                    params,
+                    eur_per_kw_year=tariff,
+                    now=now,
+                    starts=starts,
+                    net_w=[
+                        load_w - pv_w
+                        for load_w, pv_w in zip(load.values_w, pv.values_w, strict=True)
+                    ],
                 )
             else:
                 self.planned_peak = None
@@ -166,6 +160,34 @@ class PlanningLoop(OptimiserState):
             plan.violations,
         )
         self._notify()
+
+    async def _async_plan_weighing_peaks(
+        self,
+        plan_for: Callable[[float], Plan],
+        params: PlannerParams,
+        *,
+        eur_per_kw_year: float,
+        now: datetime,
+        starts: list[datetime],
+        net_w: list[float],
+    ) -> tuple[Plan, PlannedPeak]:
+        """With a capacity tariff: plan for each candidate peak, keep the cheapest in all."""
+        p1 = self._coordinator.data.p1 if self._coordinator.data else None
+        month_peak_w = None if p1 is None else usable_power_w(p1.monthly_power_peak_w)
+        month = _local_month(now)
+        return await self._hass.async_add_executor_job(
+            partial(
+                _weigh_peaks,
+                plan_for,
+                base=limit_in_force(params.max_grid_peak_w, month_peak_w, eur_per_kw_year),
+                net_w=net_w,
+                max_charge_w=params.max_charge_w,
+                this_month=[_local_month(start) == month for start in starts],
+                month_peak_w=month_peak_w or 0.0,
+                eur_per_kw_year=eur_per_kw_year,
+                month=month,
+            )
+        )
 
     @callback
     def _handle_price_change(self) -> None:
@@ -197,7 +219,7 @@ def _plan_for_limit(
     )
 
 
-def _plan_weighing_peaks(
+def _weigh_peaks(
     plan_for: Callable[[float], Plan],
     *,
     base: PeakLimit,
