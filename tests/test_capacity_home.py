@@ -103,6 +103,9 @@ async def test_the_shaver_protects_the_peak_the_plan_chose(
     assert planned.limit.reason is LimitReason.ARBITRAGE
     chosen_w = planned.limit.limit_w
     assert chosen_w == 4400
+    # Chosen for this month only: the meter's month peak resets with the next.
+    assert optimiser.planned_peak_limit_w(SIM_START + timedelta(days=9)) == 4400
+    assert optimiser.planned_peak_limit_w(SIM_START + timedelta(days=10)) is None
     attributes = hass.states.get(PLAN_SENSOR).attributes  # type: ignore[union-attr]
     assert attributes["peak_limit_reason"] == "arbitrage"
     assert attributes["peak_limit_w"] == 4400
@@ -131,3 +134,53 @@ async def test_the_shaver_protects_the_peak_the_plan_chose(
             break
     assert sim.model.now().minute == 14
     assert 4000 < sim.model.quarter_peak_w <= 4400
+
+
+async def test_shaving_stops_at_the_floor(
+    hass: HomeAssistant,
+    *,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+) -> None:
+    sim: Simulator = running_simulator.simulator
+    freezer.move_to(SIM_START + timedelta(seconds=1))
+    hass.states.async_set(PRICE_ENTITY, "-2", entsoe_attributes(price=negative_night))
+    entry = mock_config_entry
+    await setup_entry(
+        hass,
+        entry,
+        **{CONF_PRICE_ENTITY: PRICE_ENTITY, CONF_MAX_GRID_PEAK_W: 2000, CONF_CAPACITY_TARIFF: RATE},
+    )
+    # Off: the sensor already says which limit would be protected, and why.
+    attributes = hass.states.get(PLAN_SENSOR).attributes  # type: ignore[union-attr]
+    assert attributes["peak_limit_w"] == 2500
+    assert attributes["peak_limit_reason"] == "capacity_floor"
+    assert attributes["peak_limit_candidates"] == []
+
+    # No load forecast (no recorder): charging at 2.4 kW looks like 2.4 kW of import, under the
+    # floor, so there is nothing to weigh. The real 2 kW house leaves room for about 0.5 kW of
+    # charge up to the 2.5 kW floor: charging there at -2 EUR/kWh costs no capacity charge.
+    await switch(hass, SWITCH, True)
+    optimiser = entry.runtime_data.optimiser
+    assert optimiser.planned_peak is not None
+    assert [candidate.limit_w for candidate in optimiser.planned_peak.candidates] == [2500]
+    await poll(hass, entry, sim_clock, freezer, times=12)
+    decision = optimiser.last_decision
+    assert decision is not None
+    assert (decision.limit_w, decision.limit_reason) == (2500, LimitReason.CAPACITY_FLOOR)
+    assert 200 < sim.model.battery_w < 500
+    assert hass.states.get(PLAN_SENSOR).attributes["peak_limit_reason"] == "capacity_floor"  # type: ignore[union-attr]
+
+    # Without the tariff the 2 kW option is obeyed, as before: no charging at all.
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, CONF_CAPACITY_TARIFF: 0.0}
+    )
+    await poll(hass, entry, sim_clock, freezer, times=12)
+    decision = optimiser.last_decision
+    assert decision is not None
+    assert (decision.limit_w, decision.limit_reason) == (2000, LimitReason.OPTION)
+    assert sim.model.battery_w <= 0
+    assert "peak_limit_reason" not in hass.states.get(PLAN_SENSOR).attributes  # type: ignore[union-attr]
