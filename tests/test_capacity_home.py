@@ -148,6 +148,8 @@ async def test_shaving_stops_at_the_floor(
     sim: Simulator = running_simulator.simulator
     freezer.move_to(SIM_START + timedelta(seconds=1))
     hass.states.async_set(PRICE_ENTITY, "-2", entsoe_attributes(price=negative_night))
+    # A month peak above the floor, as the P1 reports it, is paid for: up to it is free.
+    sim.model.month_peak_w = 3200.0
     entry = mock_config_entry
     await setup_entry(
         hass,
@@ -156,9 +158,11 @@ async def test_shaving_stops_at_the_floor(
     )
     # Off: the sensor already says which limit would be protected, and why.
     attributes = hass.states.get(PLAN_SENSOR).attributes  # type: ignore[union-attr]
-    assert attributes["peak_limit_w"] == 2500
-    assert attributes["peak_limit_reason"] == "capacity_floor"
+    assert (attributes["peak_limit_w"], attributes["peak_limit_reason"]) == (3200, "month_peak")
     assert attributes["peak_limit_candidates"] == []
+    # The meter's peak back to 0, as in a new month: from here the 2.5 kW floor applies.
+    sim.model.month_peak_w = 0.0
+    await poll(hass, entry, sim_clock, freezer)
 
     # No load forecast (no recorder): charging at 2.4 kW looks like 2.4 kW of import, under the
     # floor, so there is nothing to weigh. The real 2 kW house leaves room for about 0.5 kW of

@@ -34,6 +34,7 @@ from .optimiser import (
     limit_in_force,
     planned_action,
     schedule_attribute,
+    usable_power_w,
 )
 from .options import entry_options
 from .runtime_data import EmsConfigEntry
@@ -150,16 +151,18 @@ class PlanSensor(OptimiserEntity, SensorEntity):
     def _capacity_attributes(self, options: dict[str, Any]) -> dict[str, Any]:
         """With a capacity tariff: the limit in force, why, and the limits the plan weighed."""
         decision = self.optimiser.last_decision
-        limit = (
-            PeakLimit(decision.limit_w, decision.limit_reason)
-            if decision
-            else limit_in_force(
+        if decision is not None:
+            limit = PeakLimit(decision.limit_w, decision.limit_reason)
+        else:
+            # Not shaving yet (off): the limit it would protect, from the last poll's month peak.
+            data = self._entry.runtime_data.coordinator.data
+            p1 = None if data is None else data.p1
+            limit = limit_in_force(
                 float(options[CONF_MAX_GRID_PEAK_W]),
-                None,
+                None if p1 is None else usable_power_w(p1.monthly_power_peak_w),
                 float(options[CONF_CAPACITY_TARIFF]),
                 chosen_w=self.optimiser.planned_peak_limit_w(self._now()),
             )
-        )
         planned = self.optimiser.planned_peak
         return {
             "peak_limit_w": round(limit.limit_w),

@@ -9,6 +9,7 @@ docs/optimiser.md.
 from .active_plan import planned_action, schedule_attribute
 from .capacity import PeakLimit, limit_in_force
 from .forecast_tracker import async_remove_forecast_log
+from .peak_shaver import usable_power_w
 from .plan_inputs import OptimiserStatus, export_price_formula
 from .runtime import Optimiser
 
@@ -21,4 +22,5 @@ __all__ = [
     "limit_in_force",
     "planned_action",
     "schedule_attribute",
+    "usable_power_w",
 ]

@@ -175,7 +175,7 @@ class PlanningLoop(OptimiserState):
         p1 = self._coordinator.data.p1 if self._coordinator.data else None
         month_peak_w = None if p1 is None else usable_power_w(p1.monthly_power_peak_w)
         month = _local_month(now)
-        return await self._hass.async_add_executor_job(
+        plan, planned = await self._hass.async_add_executor_job(
             partial(
                 _weigh_peaks,
                 plan_for,
@@ -188,6 +188,16 @@ class PlanningLoop(OptimiserState):
                 month=month,
             )
         )
+        LOGGER.debug(
+            "Peak limit %.0f W (%s), weighed: %s",
+            planned.limit.limit_w,
+            planned.limit.reason,
+            ", ".join(
+                f"{c.limit_w:.0f} W: {c.energy_cost_eur:.2f} + {c.capacity_cost_eur:.2f} EUR"
+                for c in planned.candidates
+            ),
+        )
+        return plan, planned
 
     @callback
     def _handle_price_change(self) -> None:
