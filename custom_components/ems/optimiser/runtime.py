@@ -178,6 +178,7 @@ class Optimiser(PlanningLoop, CommandSender):
         intent: Intent | None = None
         active = self.active_plan
         index = None if active is None else active.slot_index(now)
+        tariff = float(options[CONF_CAPACITY_TARIFF])
         config = ShaverConfig(
             peak_limit_w=float(options[CONF_MAX_GRID_PEAK_W]),
             max_charge_w=int(options[CONF_MAX_CHARGE_W]),
@@ -186,8 +187,9 @@ class Optimiser(PlanningLoop, CommandSender):
                 float(options[CONF_MIN_SOC]), battery.backup_soc_percent
             ),
             max_soc_percent=float(options[CONF_MAX_SOC]),
-            capacity_tariff_eur_per_kw_year=float(options[CONF_CAPACITY_TARIFF]),
-            planned_limit_w=self.planned_peak_limit_w(now),
+            capacity_tariff_eur_per_kw_year=tariff,
+            # A plan made before the tariff was switched off no longer counts.
+            planned_limit_w=self.planned_peak_limit_w(now) if tariff > 0 else None,
         )
         if active is not None and index is not None:
             plan_charge_w, plan_discharge_w = active.plan.policy_action(index, soc)
