@@ -34,6 +34,7 @@ PURE_MODULES = (
     "devices/p1.py",
     "devices/plausibility.py",
     "optimiser/active_plan.py",
+    "optimiser/capacity.py",
     "optimiser/dispatch.py",
     "optimiser/forecast_log.py",
     "optimiser/guards.py",

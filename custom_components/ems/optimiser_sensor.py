@@ -16,6 +16,7 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.util import dt as dt_util
 
 from .const import (
+    CONF_CAPACITY_TARIFF,
     CONF_ENERGY_TAX,
     CONF_EXPORT_PRICE_ENTITY,
     CONF_IMPORT_MARKUP,
@@ -28,9 +29,12 @@ from .entity import battery_device_info
 from .optimiser import (
     Optimiser,
     OptimiserStatus,
+    PeakLimit,
     export_price_formula,
+    limit_in_force,
     planned_action,
     schedule_attribute,
+    usable_power_w,
 )
 from .options import entry_options
 from .runtime_data import EmsConfigEntry
@@ -119,6 +123,8 @@ class PlanSensor(OptimiserEntity, SensorEntity):
             # For the plan card: the limit in force (max of the option and the month's peak).
             "peak_limit_w": round(decision.limit_w) if decision else options[CONF_MAX_GRID_PEAK_W],
         }
+        if options[CONF_CAPACITY_TARIFF] > 0:
+            attributes.update(self._capacity_attributes(options))
         active = self.optimiser.active_plan
         if active is None:
             return attributes
@@ -141,6 +147,35 @@ class PlanSensor(OptimiserEntity, SensorEntity):
             schedule=self._schedule,
         )
         return attributes
+
+    def _capacity_attributes(self, options: dict[str, Any]) -> dict[str, Any]:
+        """With a capacity tariff: the limit in force, why, and the limits the plan weighed."""
+        decision = self.optimiser.last_decision
+        if decision is not None:
+            limit = PeakLimit(decision.limit_w, decision.limit_reason)
+        else:
+            # Not shaving yet (off): the limit it would protect, from the last poll's month peak.
+            data = self._entry.runtime_data.coordinator.data
+            p1 = None if data is None else data.p1
+            limit = limit_in_force(
+                float(options[CONF_MAX_GRID_PEAK_W]),
+                None if p1 is None else usable_power_w(p1.monthly_power_peak_w),
+                float(options[CONF_CAPACITY_TARIFF]),
+                chosen_w=self.optimiser.planned_peak_limit_w(self._now()),
+            )
+        planned = self.optimiser.planned_peak
+        return {
+            "peak_limit_w": round(limit.limit_w),
+            "peak_limit_reason": str(limit.reason),
+            "peak_limit_candidates": [
+                {
+                    "limit_w": round(candidate.limit_w),
+                    "energy_cost_eur": round(candidate.energy_cost_eur, 2),
+                    "capacity_cost_eur": round(candidate.capacity_cost_eur, 2),
+                }
+                for candidate in (() if planned is None else planned.candidates)
+            ],
+        }
 
     @staticmethod
     def _now() -> datetime:

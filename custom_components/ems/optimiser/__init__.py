@@ -1,21 +1,26 @@
 """The optimiser: prices and forecasts in, a battery plan, peak shaving and commands out.
 
-Pure modules (no Home Assistant): dispatch, peak_shaver, planner/, active_plan, savings, guards,
+Pure modules (no Home Assistant): capacity, dispatch, peak_shaver, planner/, active_plan, savings, guards,
 forecast_log, prices, tariffs. Home Assistant glue: runtime (the `Optimiser`) with state,
 planning and commands, plan_inputs, forecast, forecast_tracker and price_source. See
 docs/optimiser.md.
 """
 
 from .active_plan import planned_action, schedule_attribute
+from .capacity import PeakLimit, limit_in_force
 from .forecast_tracker import async_remove_forecast_log
+from .peak_shaver import usable_power_w
 from .plan_inputs import OptimiserStatus, export_price_formula
 from .runtime import Optimiser
 
 __all__ = [
     "Optimiser",
     "OptimiserStatus",
+    "PeakLimit",
     "async_remove_forecast_log",
     "export_price_formula",
+    "limit_in_force",
     "planned_action",
     "schedule_attribute",
+    "usable_power_w",
 ]

@@ -12,7 +12,9 @@ Rules the caller relies on:
 - Battery power is signed: charge +, discharge -. Grid power is signed: import +, export -.
 - The effective limit is max(configured limit, the month's peak so far): once the month's peak is
   above the configured limit, shaving below it saves nothing on this month's bill, so the
-  battery's energy is kept for the plan; above it, shaving still applies.
+  battery's energy is kept for the plan; above it, shaving still applies. With a capacity tariff
+  it is never below the 2.5 kW floor either, and it is the limit the plan chose by weighing the
+  capacity cost against arbitrage when that is higher (capacity.limit_in_force).
 - Commands are 0 or 50..max W (the PowerFlex2000's range). A plan setpoint below 50 W becomes 0;
   a needed shave below 50 W becomes a 50 W discharge (safety first), and a reduced charge below
   50 W becomes 0.
@@ -33,6 +35,7 @@ from enum import StrEnum
 import math
 from typing import Final
 
+from .capacity import LimitReason, limit_in_force
 from .dispatch import DispatchMode, Intent
 from .price_slots import quarter_start
 
@@ -90,6 +93,9 @@ class ShaverConfig:
     max_soc_percent: float
     deadband_w: float = DEFAULT_DEADBAND_W
     min_hold_s: float = DEFAULT_MIN_HOLD_S
+    # The Belgian capacity tariff (0: none) and the limit the plan chose with it (capacity.py).
+    capacity_tariff_eur_per_kw_year: float = 0.0
+    planned_limit_w: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +150,8 @@ class Decision:
     limit_w: float
     # The highest average import over the rest of the quarter that keeps it within budget.
     allowed_import_w: float
+    # Why `limit_w` is what it is.
+    limit_reason: LimitReason = LimitReason.OPTION
 
 
 def usable_power_w(value: float | None) -> float | None:
@@ -241,13 +249,20 @@ def decide(measurements: Measurements, config: ShaverConfig, state: ShaverState)
     """Choose the battery command for this poll and whether to send it."""
     now = measurements.now.astimezone(UTC)
     quarter = quarter_start(now)
-    limit_w = max(config.peak_limit_w, usable_power_w(measurements.monthly_power_peak_w) or 0.0)
+    limit = limit_in_force(
+        config.peak_limit_w,
+        usable_power_w(measurements.monthly_power_peak_w),
+        config.capacity_tariff_eur_per_kw_year,
+        chosen_w=config.planned_limit_w,
+    )
+    limit_w = limit.limit_w
     readings = _readings(measurements)
     if readings is None:
         # Nothing to act on: keep the last command and the quarter's energy as they are.
         counted_wh = state.imported_wh if state.quarter_start == quarter else 0.0
         held = Command() if state.sent is None else replace(state.sent, reason=Reason.HOLD)
-        return Decision(held, False, state, limit_w, _allowed_import_w(limit_w, counted_wh, now))
+        allowed_w = _allowed_import_w(limit_w, counted_wh, now)
+        return Decision(held, False, state, limit_w, allowed_w, limit.reason)
     imported_wh = _imported_wh(readings, state, now)
     allowed_import_w = _allowed_import_w(limit_w, imported_wh, now)
 
@@ -288,7 +303,7 @@ def decide(measurements: Measurements, config: ShaverConfig, state: ShaverState)
         sampled_at=now,
         import_w=max(readings.grid_w, 0.0),
     )
-    return Decision(command, send, new_state, limit_w, allowed_import_w)
+    return Decision(command, send, new_state, limit_w, allowed_import_w, limit.reason)
 
 
 def _intended_power_w(

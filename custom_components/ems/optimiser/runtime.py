@@ -24,6 +24,7 @@ from homeassistant.util import dt as dt_util
 
 from ..const import (
     CONF_CAPACITY_KWH,
+    CONF_CAPACITY_TARIFF,
     CONF_INVERT_BATTERY_POWER,
     CONF_MAX_CHARGE_W,
     CONF_MAX_DISCHARGE_W,
@@ -177,6 +178,7 @@ class Optimiser(PlanningLoop, CommandSender):
         intent: Intent | None = None
         active = self.active_plan
         index = None if active is None else active.slot_index(now)
+        tariff = float(options[CONF_CAPACITY_TARIFF])
         config = ShaverConfig(
             peak_limit_w=float(options[CONF_MAX_GRID_PEAK_W]),
             max_charge_w=int(options[CONF_MAX_CHARGE_W]),
@@ -185,6 +187,9 @@ class Optimiser(PlanningLoop, CommandSender):
                 float(options[CONF_MIN_SOC]), battery.backup_soc_percent
             ),
             max_soc_percent=float(options[CONF_MAX_SOC]),
+            capacity_tariff_eur_per_kw_year=tariff,
+            # A plan made before the tariff was switched off no longer counts.
+            planned_limit_w=self.planned_peak_limit_w(now) if tariff > 0 else None,
         )
         if active is not None and index is not None:
             plan_charge_w, plan_discharge_w = active.plan.policy_action(index, soc)
@@ -199,7 +204,7 @@ class Optimiser(PlanningLoop, CommandSender):
                 BatteryOptions(
                     capacity_kwh=float(options[CONF_CAPACITY_KWH]),
                     round_trip_efficiency=float(options[CONF_ROUND_TRIP_EFFICIENCY]),
-                    peak_limit_w=config.peak_limit_w,
+                    peak_limit_w=config.planned_limit_w or config.peak_limit_w,
                 ),
             )
             intent = choose_intent(
