@@ -37,6 +37,7 @@ RESULTS_ENV = "EMS_CLOSED_LOOP_RESULTS"
 SELECTION_ENV = "EMS_CLOSED_LOOP_DAYS"
 HOURS_ENV = "EMS_CLOSED_LOOP_HOURS"
 TRACE_ENV = "EMS_CLOSED_LOOP_TRACE"
+POLLS_ENV = "EMS_CLOSED_LOOP_POLLS"
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -77,6 +78,12 @@ def main() -> int:
     parser.add_argument("--day", action="append", default=[], help="part of a day's name")
     parser.add_argument("--trace", help="append a line per quarter of each day to this file")
     parser.add_argument("--hours", type=float, default=24.0, help="run only the first hours")
+    parser.add_argument(
+        "--polls",
+        help="append a line per poll (readings, dispatch mode, command) to this file; "
+        "with --poll-window HH:MM-HH:MM only within that local time",
+    )
+    parser.add_argument("--poll-window", default="00:00-24:00")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         results = Path(scratch) / "results.json"
@@ -85,6 +92,8 @@ def main() -> int:
         os.environ[HOURS_ENV] = str(args.hours)
         if args.trace:
             os.environ[TRACE_ENV] = str(Path(args.trace).resolve())
+        if args.polls:
+            os.environ[POLLS_ENV] = f"{Path(args.polls).resolve()}|{args.poll_window}"
         code = pytest.main(
             [str(RUNNER), "-q", "-p", "no:cacheprovider", "--rootdir", str(ROOT), "-o", "addopts="]
         )

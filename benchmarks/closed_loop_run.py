@@ -43,6 +43,7 @@ from custom_components.ems.const import (
     DEFAULT_OPTIONS,
     DOMAIN,
 )
+from custom_components.ems.optimiser import Optimiser
 from custom_components.ems.optimiser.active_plan import ActivePlan
 from custom_components.ems.optimiser.forecast import LoadProfile
 from custom_components.ems.optimiser.plan_inputs import PlanInputs
@@ -62,6 +63,7 @@ RESULTS_ENV = "EMS_CLOSED_LOOP_RESULTS"
 SELECTION_ENV = "EMS_CLOSED_LOOP_DAYS"
 HOURS_ENV = "EMS_CLOSED_LOOP_HOURS"
 TRACE_ENV = "EMS_CLOSED_LOOP_TRACE"
+POLLS_ENV = "EMS_CLOSED_LOOP_POLLS"
 
 
 class FakeClock:
@@ -287,6 +289,7 @@ async def optimiser_bill(
                     simulator.requests.clear()
                     await coordinator.async_refresh()
                     await hass.async_block_till_done()
+                    _log_poll(entry.runtime_data.optimiser, house)
                     writes = [
                         r.config
                         for r in simulator.requests
@@ -324,6 +327,29 @@ def _trace_row(
         f"soc {house.soc_percent:5.1f} mode {house.mode} cmd {house.command.action}/"
         f"{house.command.watts} eur {meter.bill.energy_eur:7.3f}"
     )
+
+
+def _log_poll(optimiser: Optimiser, house: PhysicalHouse) -> None:
+    """One line per poll within the window of `--polls`: readings, dispatch mode, command."""
+    if not os.environ.get(POLLS_ENV):
+        return
+    path, window = os.environ[POLLS_ENV].split("|")
+    first, last = window.split("-")
+    local = dt_util.as_local(dt_util.utcnow())
+    if not first <= f"{local:%H:%M}" < last:
+        return
+    intent = optimiser.intent
+    decision = optimiser.last_decision
+    command = "-" if decision is None else decision.command
+    with Path(path).open("a") as out:
+        out.write(
+            f"{local:%H:%M:%S} grid {house.grid_w:6.0f} house {house.house_w:6.0f} "
+            f"battery {house.battery_w:6.0f} soc {house.soc_percent:5.1f} "
+            f"mode {'-' if intent is None else intent.mode} "
+            f"power {'-' if intent is None else round(intent.power_w)} "
+            f"target {'-' if intent is None else round(intent.grid_target_w)} "
+            f"command {command}\n"
+        )
 
 
 def _plan_trace(active: ActivePlan | None, now: datetime) -> str:
