@@ -37,6 +37,7 @@ RESULTS_ENV = "EMS_CLOSED_LOOP_RESULTS"
 SELECTION_ENV = "EMS_CLOSED_LOOP_DAYS"
 HOURS_ENV = "EMS_CLOSED_LOOP_HOURS"
 TRACE_ENV = "EMS_CLOSED_LOOP_TRACE"
+SEED_ENV = "EMS_CLOSED_LOOP_SEED_OFFSET"
 POLLS_ENV = "EMS_CLOSED_LOOP_POLLS"
 
 
@@ -84,12 +85,19 @@ def main() -> int:
         "with --poll-window HH:MM-HH:MM only within that local time",
     )
     parser.add_argument("--poll-window", default="00:00-24:00")
+    parser.add_argument(
+        "--seed-offset",
+        type=int,
+        default=0,
+        help="other days of the same houses, roofs and markets: appliances and clouds reseeded",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         results = Path(scratch) / "results.json"
         os.environ[RESULTS_ENV] = str(results)
         os.environ[SELECTION_ENV] = ",".join(args.day)
         os.environ[HOURS_ENV] = str(args.hours)
+        os.environ[SEED_ENV] = str(args.seed_offset)
         if args.trace:
             os.environ[TRACE_ENV] = str(Path(args.trace).resolve())
         if args.polls:

@@ -7,7 +7,7 @@ Home Assistant, so it must be imported after pytest has loaded Home Assistant's 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 import json
 import os
@@ -63,6 +63,7 @@ RESULTS_ENV = "EMS_CLOSED_LOOP_RESULTS"
 SELECTION_ENV = "EMS_CLOSED_LOOP_DAYS"
 HOURS_ENV = "EMS_CLOSED_LOOP_HOURS"
 TRACE_ENV = "EMS_CLOSED_LOOP_TRACE"
+SEED_ENV = "EMS_CLOSED_LOOP_SEED_OFFSET"
 POLLS_ENV = "EMS_CLOSED_LOOP_POLLS"
 
 
@@ -386,7 +387,12 @@ async def run_day(
 
 def _selected_days() -> list[Day]:
     names = [name for name in os.environ.get(SELECTION_ENV, "").split(",") if name]
-    return [day for day in DAYS if not names or any(n.lower() in day.name.lower() for n in names)]
+    offset = int(os.environ.get(SEED_ENV, "0"))
+    return [
+        replace(day, name=f"{day.name} (seed +{offset})", seed=day.seed + offset) if offset else day
+        for day in DAYS
+        if not names or any(n.lower() in day.name.lower() for n in names)
+    ]
 
 
 @pytest.mark.parametrize("day", _selected_days(), ids=lambda day: day.name)
