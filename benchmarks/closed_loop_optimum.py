@@ -119,8 +119,9 @@ class EndValue:
     def segments(self) -> list[tuple[float, float]]:
         """(width Wh, EUR per Wh) from the floor up, the slopes never increasing."""
         widths = np.diff(self.energy_wh)
-        slopes = np.diff(self.value_eur_at) / widths
-        return [(float(w), float(v)) for w, v in zip(widths, slopes, strict=True)]
+        values = np.diff(self.value_eur_at)
+        # A breakpoint may repeat (no deficit tomorrow before its first surplus): no segment.
+        return [(float(w), float(v / w)) for w, v in zip(widths, values, strict=True) if w > 0]
 
 
 def heuristic_end_value(
