@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 import pytest
 
+from custom_components.ems.optimiser.active_plan import ActivePlan, BatteryOptions, slot_outlook
+from custom_components.ems.optimiser.forecast import Forecast, ForecastStatus
 from custom_components.ems.optimiser.peak_reserve import (
     peak_reserve_wh,
     planned_peak_discharge_wh,
 )
+from custom_components.ems.optimiser.planner import PlannerParams, plan_schedule
+from custom_components.ems.optimiser.price_slots import PriceHorizon
 
 QUIET = (300.0,) * 96
 # A car at 3700 W on top of 300 W, from 20:00 for two and a half hours (10 quarters).
@@ -53,3 +60,33 @@ def test_the_plan_own_peak_discharge_until_it_charges_again() -> None:
     # A charge in between: the later peak is served by other energy.
     assert planned([at_limit, (2000.0, 0.0, 2400.0), at_limit]) == pytest.approx(500.0)
     assert planned([]) == 0.0
+
+
+def test_the_slot_outlook_carries_the_reserve() -> None:
+    start = datetime(2026, 11, 18, 16, 0, tzinfo=UTC)
+    prices = (0.30, 0.30, 0.20, 0.20)
+    plan = plan_schedule(
+        list(prices),
+        prices_export=None,
+        load_w=[500.0] * 4,
+        pv_w=None,
+        slot_hours=0.25,
+        params=PlannerParams(capacity_kwh=12.0, max_grid_peak_w=2500.0),
+        initial_soc_percent=60.0,
+    )
+    active = ActivePlan(
+        plan,
+        start,
+        PriceHorizon(start, prices, prices),
+        start,
+        Forecast((500.0,) * 4, ForecastStatus.OK),
+        Forecast((0.0,) * 4, ForecastStatus.OK),
+        (2400.0, 1200.0, 0.0, 0.0),
+    )
+    battery = BatteryOptions(capacity_kwh=12.0, round_trip_efficiency=0.81, peak_limit_w=2500.0)
+    # 2400 Wh of 12 kWh: 20 SOC points, then 10.
+    assert slot_outlook(active, 0, 0.0, battery).peak_reserve_percent == pytest.approx(20.0)
+    assert slot_outlook(active, 1, 0.0, battery).peak_reserve_percent == pytest.approx(10.0)
+    # No recorded days (an empty reserve): the plan's own discharge at the limit, if any.
+    bare = replace(active, peak_reserve_wh=())
+    assert slot_outlook(bare, 0, 0.0, battery).peak_reserve_percent == 0.0
