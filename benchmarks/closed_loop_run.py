@@ -45,7 +45,9 @@ from custom_components.ems.const import (
 )
 from custom_components.ems.optimiser import Optimiser
 from custom_components.ems.optimiser.active_plan import ActivePlan
-from custom_components.ems.optimiser.forecast import LoadProfile
+from custom_components.ems.optimiser.load_profile import (
+    LoadProfile,
+)
 from custom_components.ems.optimiser.plan_inputs import PlanInputs
 from ems_simulator import Simulator, serve
 from ems_simulator.house import DaySeries, PhysicalHouse, day_series, expected_pv_w

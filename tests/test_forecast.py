@@ -20,12 +20,14 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.ems.const import CONF_PRICE_ENTITY, CONF_PV_FORECAST_ENTITY, DOMAIN
 from custom_components.ems.optimiser.forecast import (
     ForecastStatus,
+    find_load_sources,
+    pv_forecast_w,
+)
+from custom_components.ems.optimiser.load_profile import (
     LoadProfile,
     LoadSources,
-    find_load_sources,
     load_forecast_w,
     load_profile_w,
-    pv_forecast_w,
 )
 from custom_components.ems.optimiser.price_slots import SLOT
 

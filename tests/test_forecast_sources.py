@@ -28,9 +28,11 @@ from custom_components.ems.const import (
 from custom_components.ems.optimiser.forecast import (
     ForecastStatus,
     async_energy_solar_forecasts,
+    pv_forecast_w,
+)
+from custom_components.ems.optimiser.load_profile import (
     corrected_load_w,
     persistent_error_w,
-    pv_forecast_w,
 )
 
 from .conftest import SIM_START

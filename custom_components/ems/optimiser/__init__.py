@@ -1,8 +1,9 @@
 """The optimiser: prices and forecasts in, a battery plan, peak shaving and commands out.
 
-Pure modules (no Home Assistant): capacity, dispatch, peak_shaver, planner/, active_plan, savings, guards,
-forecast_log, prices, tariffs. Home Assistant glue: runtime (the `Optimiser`) with state,
-planning and commands, plan_inputs, forecast, forecast_tracker and price_source. See
+Pure modules (no Home Assistant): capacity, dispatch, peak_shaver, peak_reserve, planner/,
+active_plan, savings, guards, load_profile, forecast_log, prices, price_slots, tariffs, feed-in
+decisions in export_limit. Home Assistant glue: runtime (the `Optimiser`) with state, planning
+and commands, plan_inputs, forecast, forecast_tracker, feed_in and price_source. See
 docs/optimiser.md.
 """
 

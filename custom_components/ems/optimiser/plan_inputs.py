@@ -30,21 +30,23 @@ from ..const import (
 )
 from ..coordinator import EmsCoordinator
 from .forecast import (
-    SATURDAY,
     Forecast,
     ForecastStatus,
-    LoadProfile,
     async_energy_solar_forecasts,
     async_load_profile,
-    corrected_load_w,
     find_load_sources,
-    load_forecast_w,
-    persistent_error_w,
     pv_forecast_w,
     zeros,
 )
 from .forecast_log import Series
 from .forecast_tracker import ForecastTracker
+from .load_profile import (
+    SATURDAY,
+    LoadProfile,
+    corrected_load_w,
+    load_forecast_w,
+    persistent_error_w,
+)
 from .peak_reserve import peak_reserve_wh
 from .price_slots import PriceSlot, effective_import_prices, is_stale
 from .price_source import PriceEntityReader, PriceReading, PriceStatus
