@@ -4,15 +4,18 @@ Prices are bare day-ahead prices per local hour (EUR/kWh, as ENTSO-E publishes t
 options turn them into what the household pays (markup, energy tax, VAT) and gets for export
 (the bare price: no net metering, as in the Netherlands from 2027 and in Belgium today).
 
-No public measured household series ships with this repository (and this machine has no
-network), so every day is synthetic; the house model is seeded and documented in
-`ems_simulator/house.py`.
+Four days are synthetic: the house model is seeded and documented in `ems_simulator/house.py`.
+One is measured: a household's load per minute from the UCI Machine Learning Repository
+(`data/uci_household_2007-02.csv`, CC BY 4.0; two February days of a house in Sceaux, France,
+without PV), the first day serving as the recorder's history of the second.
 """
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,7 +25,9 @@ from custom_components.ems.const import (
     CONF_MAX_GRID_PEAK_W,
     CONF_VAT_PERCENT,
 )
-from ems_simulator.house import Appliance, HouseSpec
+from ems_simulator.house import Appliance, DaySeries, HouseSpec, day_series
+
+DATA = Path(__file__).with_name("data")
 
 NL_TARIFF: dict[str, Any] = {
     CONF_IMPORT_MARKUP: 0.02,
@@ -48,6 +53,14 @@ class Day:
     options: dict[str, Any] = field(default_factory=dict)
     initial_soc_percent: float = 30.0
     seed: int = 1
+    # A measured load per minute (`data/`): the house's load instead of the model's, no PV.
+    measured_load: str | None = None
+
+    def series(self, day: date) -> DaySeries | None:
+        """The house on local calendar `day` (None: a measured day's file does not have it)."""
+        if self.measured_load is None:
+            return day_series(self.house, day, self.tz, self.seed)
+        return measured_series(DATA / self.measured_load, day, self.tz)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -236,4 +249,32 @@ NL_SPRING = Day(
     seed=14,
 )
 
-DAYS: tuple[Day, ...] = (NL_SUMMER, NL_WINTER, BE_PEAK, NL_SPRING)
+MEASURED_BE = Day(
+    name="Measured house (UCI, 2007-02-02), BE prices, 2.5 kW limit",
+    day=date(2007, 2, 2),
+    time_zone="Europe/Brussels",
+    house=HouseSpec(pv_peak_w=0.0),
+    hourly_price=BE_PEAK.hourly_price,
+    options={**BE_TARIFF, CONF_MAX_GRID_PEAK_W: 2500},
+    initial_soc_percent=40.0,
+    measured_load="uci_household_2007-02.csv",
+)
+
+DAYS: tuple[Day, ...] = (NL_SUMMER, NL_WINTER, BE_PEAK, NL_SPRING, MEASURED_BE)
+
+
+def measured_series(path: Path, day: date, tz: ZoneInfo) -> DaySeries | None:
+    """A day of a measured load per minute, held for each of its seconds; None if not in `path`."""
+    prefix = day.isoformat()
+    minutes = [
+        float(line.split(",")[1])
+        for line in path.read_text().splitlines()
+        if line.startswith(prefix)
+    ]
+    if not minutes:
+        return None
+    start = datetime(day.year, day.month, day.day, tzinfo=tz)
+    seconds = round((start + timedelta(days=1) - start).total_seconds())
+    load = array("d", (minutes[min(second // 60, len(minutes) - 1)] for second in range(seconds)))
+    zeros = array("d", bytes(8 * seconds))
+    return DaySeries(start.astimezone(ZoneInfo("UTC")), load, zeros, array("d", zeros))

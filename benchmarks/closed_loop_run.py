@@ -50,7 +50,7 @@ from custom_components.ems.optimiser.load_profile import (
 )
 from custom_components.ems.optimiser.plan_inputs import PlanInputs
 from ems_simulator import Simulator, serve
-from ems_simulator.house import DaySeries, PhysicalHouse, day_series, expected_pv_w
+from ems_simulator.house import DaySeries, PhysicalHouse, expected_pv_w
 from ems_simulator.model import MODE_SELF_CONSUMPTION
 
 POLL_S = 5
@@ -156,12 +156,15 @@ def load_profile(day: Day) -> LoadProfile:
     """The recorder's view of the 7 days before: the mean load per quarter, and each day's own.
 
     The simulated house knows no weekends: one profile serves both kinds of day. Each day's own
-    series is its load net of all PV, for the peak reserve.
+    series is its load net of all PV, for the peak reserve. A measured day has the days its file
+    has before it.
     """
     sums = [0.0] * 96
     days: list[tuple[float, ...]] = []
     for back in range(1, 8):
-        series = day_series(day.house, day.day - timedelta(days=back), day.tz, day.seed)
+        series = day.series(day.day - timedelta(days=back))
+        if series is None:
+            break
         net = []
         for quarter in range(96):
             chunk = slice(quarter * 900, (quarter + 1) * 900)
@@ -169,7 +172,7 @@ def load_profile(day: Day) -> LoadProfile:
             sums[quarter] += load_w
             net.append(load_w - (sum(series.pv_w[chunk]) + sum(series.ac_pv_w[chunk])) / 900)
         days.append(tuple(net))
-    mean_w = tuple(total / 7 for total in sums)
+    mean_w = tuple(total / len(days) for total in sums)
     return LoadProfile(mean_w, mean_w, tuple(days), tuple(days))
 
 
@@ -371,7 +374,9 @@ async def run_day(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, day: Day, hours: float = 24
 ) -> DayResult:
     """All three bills of one day (or of its first `hours`)."""
-    series = day_series(day.house, day.day, day.tz, day.seed)
+    series = day.series(day.day)
+    if series is None:
+        raise ValueError(f"{day.name}: no data for {day.day}")
     import_prices, export_prices = quarter_prices(day, hours)
     end = day_end_value(day, series, hours)
     optimum = optimum_bill(
