@@ -36,4 +36,5 @@ stop_chromium() {
   kill "$chromium_pid" 2>/dev/null || true
   wait "$chromium_pid" 2>/dev/null || true
   rm -rf "$chromium_profile" "$chromium_profile.log"
+  chromium_pid=
 }
