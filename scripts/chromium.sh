@@ -35,6 +35,12 @@ stop_chromium() {
   [ -n "${chromium_pid:-}" ] || return 0
   kill "$chromium_pid" 2>/dev/null || true
   wait "$chromium_pid" 2>/dev/null || true
-  rm -rf "$chromium_profile" "$chromium_profile.log"
+  # Its helper processes can outlive it by a moment and still write into the profile.
+  pkill -f -- "--user-data-dir=$chromium_profile" 2>/dev/null || true
+  for _ in $(seq 1 20); do
+    pgrep -f -- "--user-data-dir=$chromium_profile" >/dev/null 2>&1 || break
+    sleep 0.25
+  done
+  rm -rf "$chromium_profile" "$chromium_profile.log" 2>/dev/null || true
   chromium_pid=
 }
