@@ -147,3 +147,67 @@ def test_the_peak_reserve_covers_no_ordinary_load() -> None:
     assert intent(**surplus, peak_reserve_percent=45.0).mode is DispatchMode.FOLLOW_HOUSE
     charge = {"plan_battery_w": 2400.0, "forecast_net_w": 300.0}
     assert intent(**charge, peak_reserve_percent=45.0).mode is DispatchMode.GRID_CHARGE
+
+
+def test_a_full_power_discharge_exports_what_the_house_does_not_take_when_that_pays() -> None:
+    # The plan discharges at full power into a 2.9 kW forecast: as self-consumption would. When
+    # the house takes 1.2 kW, self-consumption exports nothing; the plan's point was the energy,
+    # worth 0.62 exported now against 0.45 where the plan would otherwise use it (seen in closed
+    # loop on a winter evening: 0.37 EUR left in the battery for a cheaper hour).
+    evening = {
+        "plan_battery_w": -2400.0,
+        "forecast_net_w": 2900.0,
+        "import_price": 0.91,
+        "export_price": 0.62,
+        "lowest_import_ahead": 0.26,
+    }
+    assert intent(**evening, stored_value=0.45) == Intent(DispatchMode.EXPORT_DISCHARGE, -2400.0)
+    assert intent(**evening) == Intent(DispatchMode.EXPORT_DISCHARGE, -2400.0)
+    # Worth more later (covering load at 0.70): the house's own deficit only.
+    assert intent(**evening, stored_value=0.70).mode is DispatchMode.FOLLOW_HOUSE
+    # Unless the plan itself exports at full power (into a forecast of 400 W): its choice.
+    exporting = {**evening, "forecast_net_w": 400.0, "stored_value": 0.70}
+    assert intent(**exporting) == Intent(DispatchMode.EXPORT_DISCHARGE, -2400.0)
+    # Never what a peak later needs.
+    assert intent(**evening, peak_reserve_percent=45.0).mode is DispatchMode.HOLD
+    # A partial discharge is the plan's choice not to export: the house's deficit only.
+    assert intent(**{**evening, "plan_battery_w": -1500.0, "forecast_net_w": 1500.0}).mode is (
+        DispatchMode.FOLLOW_HOUSE
+    )
+
+
+def test_a_surplus_is_stored_when_the_plan_fills_the_battery_later_at_the_same_price() -> None:
+    # Export 0.19 beats the lowest import ahead (0.18), but the plan fills the battery at 17:15
+    # from a surplus it exports at 0.19 too: storing now costs nothing there.
+    surplus = {"forecast_net_w": -1400.0, "plan_battery_w": 0.0, "lowest_import_ahead": 0.18}
+    assert intent(**surplus, export_price=0.19, hold_value=0.5).mode is DispatchMode.HOLD
+    stored = intent(**surplus, export_price=0.19, hold_value=0.5, fill_value=0.19)
+    assert stored.mode is DispatchMode.FOLLOW_HOUSE
+    # A fill worth less than the export now: the room is kept.
+    kept = intent(**surplus, export_price=0.21, hold_value=0.5, fill_value=0.12)
+    assert kept.mode is DispatchMode.HOLD
+    # A fill is never a reason to keep room the import ahead would not: an export of 0.13
+    # against energy bought back at 0.25 is stored, whatever the fill is worth.
+    cheap = intent(**{**surplus, "lowest_import_ahead": 0.25}, export_price=0.13, fill_value=0.12)
+    assert cheap.mode is DispatchMode.FOLLOW_HOUSE
+
+
+def test_at_the_soc_limits_a_surplus_still_follows_the_room_rule() -> None:
+    empty = replace(LIMITS, soc_percent=10.4)
+    surplus = {"forecast_net_w": -800.0, "lowest_import_ahead": 0.18, "hold_value": 0.5}
+    # Empty, the plan "discharges" 220 W into a morning surplus exported at 0.21: the room is
+    # worth keeping (the plan fills at 0.12 this afternoon), so the PV goes to the grid.
+    morning = intent(empty, **surplus, plan_battery_w=-220.0, export_price=0.21, fill_value=0.12)
+    assert morning.mode is DispatchMode.HOLD
+    # Not worth it: the battery's own control stores the surplus.
+    late = intent(empty, **surplus, plan_battery_w=-220.0, export_price=0.12, fill_value=0.12)
+    assert late.mode is DispatchMode.FOLLOW_HOUSE
+    # Empty in a deficit: the battery's own control, as before.
+    assert intent(empty, plan_battery_w=-500.0).mode is DispatchMode.FOLLOW_HOUSE
+    # The SOC register counts whole percents: at 99 % in a surplus better stored, the battery
+    # fills the last point by itself instead of standing by while the PV is exported.
+    nearly_full = replace(LIMITS, soc_percent=99.0)
+    stored = intent(nearly_full, **surplus, plan_battery_w=500.0, export_price=0.12)
+    assert stored.mode is DispatchMode.FOLLOW_HOUSE
+    exported = intent(nearly_full, **surplus, plan_battery_w=500.0, export_price=0.21)
+    assert exported.mode is DispatchMode.HOLD

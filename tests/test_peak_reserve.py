@@ -83,7 +83,13 @@ def test_the_slot_outlook_carries_the_reserve() -> None:
         Forecast((0.0,) * 4, ForecastStatus.OK),
         (2400.0, 1200.0, 0.0, 0.0),
     )
-    battery = BatteryOptions(capacity_kwh=12.0, round_trip_efficiency=0.81, peak_limit_w=2500.0)
+    battery = BatteryOptions(
+        capacity_kwh=12.0,
+        round_trip_efficiency=0.81,
+        peak_limit_w=2500.0,
+        min_soc_percent=10.0,
+        max_soc_percent=100.0,
+    )
     # 2400 Wh of 12 kWh: 20 SOC points, then 10.
     assert slot_outlook(active, 0, 0.0, battery).peak_reserve_percent == pytest.approx(20.0)
     assert slot_outlook(active, 1, 0.0, battery).peak_reserve_percent == pytest.approx(10.0)

@@ -67,6 +67,7 @@ class Home:
     plan: tuple[float, float] = (0, 0)
     soc: float = 50
     state: ShaverState = field(default_factory=ShaverState)
+    intent: Intent | None = None
     battery_w: float = 0
     imported_wh: float = 0
     decisions: list[Decision] = field(default_factory=list)
@@ -76,11 +77,10 @@ class Home:
         seconds = start_s
         while seconds < end_s:
             grid_w = self.house_w(seconds) + self.battery_w
-            decision = decide(
-                poll(seconds, grid_w, battery_w=self.battery_w, soc=self.soc, plan=self.plan),
-                self.config,
-                self.state,
+            measurements = poll(
+                seconds, grid_w, battery_w=self.battery_w, soc=self.soc, plan=self.plan
             )
+            decision = decide(replace(measurements, intent=self.intent), self.config, self.state)
             self.state = decision.state
             if decision.send:
                 self.state = record_sent(
@@ -547,3 +547,32 @@ def test_a_trim_toward_the_limit_stays_one_deadband_below_the_budget() -> None:
     trim = Intent(DispatchMode.TRIM, -1500.0, 2480.0)
     decision = decide(replace(poll(0, 4100, battery_w=0), intent=trim), config, ShaverState())
     assert decision.command.discharge_w >= 4100 - (2500 - 100)
+
+
+def test_a_house_swinging_around_the_limit_while_charging_spends_no_reversals() -> None:
+    # A night's grid charge at full power with the house hovering at the limit (3880-4020 W,
+    # a heat pump's compressor stepping every 20 s): stopping the charge is all the budget needs.
+    # Seen in closed loop: 50 W charge <-> 50 W discharge eight times in 17 minutes, which spent
+    # the day's reversals, so the evening's export at 0.48-0.62 EUR/kWh could not start.
+    def house_w(seconds: float) -> float:
+        return 4020.0 if int(seconds // 20) % 2 else 3880.0
+
+    home = Home(house_w, intent=Intent(DispatchMode.GRID_CHARGE, 2400.0))
+    quarters_wh = []
+    for quarter in range(4):
+        before_wh = home.imported_wh
+        home.run(quarter * 900, (quarter + 1) * 900)
+        quarters_wh.append(home.imported_wh - before_wh)
+    assert max(quarters_wh) / 0.25 <= CONFIG.peak_limit_w
+    assert home.state.direction_changes <= 1
+    assert not any(command.charge_w for command in home.sends[1:])
+
+
+def test_a_charge_the_house_leaves_no_room_for_stops_without_discharging() -> None:
+    # House 3970 W, budget 4000 W: stopping the planned charge is enough. Aiming a deadband
+    # lower would discharge 70 W, a reversal the budget does not need.
+    decision = decide(poll(450, 4970, battery_w=1000, plan=(1000, 0)), CONFIG, HALF_SPENT)
+    assert decision.command == Command(reason=Reason.SHAVE_PEAK)
+    # Above the budget by itself, the house still gets the discharge, a deadband deep.
+    over = decide(poll(450, 5020, battery_w=1000, plan=(1000, 0)), CONFIG, HALF_SPENT)
+    assert over.command == Command(discharge_w=120, reason=Reason.SHAVE_PEAK)

@@ -8,7 +8,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any, Final
 
-from .dispatch import SlotOutlook
+from .dispatch import SOC_LIMIT_MARGIN_PERCENT, SlotOutlook
 from .peak_reserve import planned_peak_discharge_wh
 from .planner import Plan
 from .price_slots import SLOT, PriceHorizon, quarter_start
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 SCHEDULE_MAX_BYTES: Final = 14_000
 # A planned discharge that keeps the grid within this much of the peak limit is shaving a peak.
 PEAK_MARGIN_W: Final = 50.0
+# A planned discharge with more export than this (W) exports; less is rounding.
+EXPORT_MARGIN_W: Final = 50.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +86,13 @@ def slot_outlook(
     index: int,
     plan_battery_w: float,
     battery: BatteryOptions,
+    soc_offset_percent: float = 0.0,
 ) -> SlotOutlook:
-    """The plan and the market of slot `index`, with the prices ahead that dispatch weighs."""
+    """The plan and the market of slot `index`, with the prices ahead that dispatch weighs.
+
+    `soc_offset_percent` is the measured SOC less the plan's at this moment: the plan's powers
+    kept, its SOC ahead is that much higher (or lower).
+    """
     horizon = active.horizon
     slots = active.plan.slots
     ahead = range(index + 1, len(slots))
@@ -97,10 +104,11 @@ def slot_outlook(
         slot_hours=SLOT / timedelta(hours=1),
         discharge_efficiency=efficiency,
     )
+    net_w = [load - pv for load, pv in zip(active.load.values_w, active.pv.values_w, strict=True)]
     history_wh = active.peak_reserve_wh[index] if index < len(active.peak_reserve_wh) else 0.0
     return SlotOutlook(
         plan_battery_w=plan_battery_w,
-        forecast_net_w=active.load.values_w[index] - active.pv.values_w[index],
+        forecast_net_w=net_w[index],
         import_price=horizon.import_eur_per_kwh[index],
         export_price=horizon.export_eur_per_kwh[index],
         hold_value=max(
@@ -113,7 +121,67 @@ def slot_outlook(
         ),
         round_trip_efficiency=battery.round_trip_efficiency,
         peak_reserve_percent=max(planned_wh, history_wh) / (10 * battery.capacity_kwh),
+        stored_value=_stored_value(
+            [
+                (slot.charge_w, slot.discharge_w, slot.grid_w, imp, exp)
+                for slot, imp, exp in zip(
+                    slots[index + 1 :],
+                    horizon.import_eur_per_kwh[index + 1 :],
+                    horizon.export_eur_per_kwh[index + 1 :],
+                    strict=False,
+                )
+            ]
+        ),
+        fill_value=_fill_value(
+            [
+                (
+                    slots[j].soc_percent_end + soc_offset_percent,
+                    net_w[j],
+                    slots[j].grid_w,
+                    horizon.import_eur_per_kwh[j],
+                    horizon.export_eur_per_kwh[j],
+                )
+                for j in range(index, len(slots))
+            ],
+            battery,
+        ),
     )
+
+
+def _stored_value(ahead: list[tuple[float, float, float, float, float]]) -> float | None:
+    """The lowest price at which the plan uses stored energy before it charges again.
+
+    `ahead` is (charge W, discharge W, grid W, import price, export price) per later slot. A
+    slot that exports while discharging earns the export price for it, one that covers load
+    saves the import price.
+    """
+    values = []
+    for charge_w, discharge_w, grid_w, import_price, export_price in ahead:
+        if charge_w > 0:
+            break
+        if discharge_w > 0:
+            values.append(export_price if grid_w < -EXPORT_MARGIN_W else import_price)
+    return min(values, default=None)
+
+
+def _fill_value(
+    ahead: list[tuple[float, float, float, float, float]], battery: BatteryOptions
+) -> float | None:
+    """What a kWh stored now is worth where the plan's battery is next full (None: empty first).
+
+    `ahead` is (SOC at the slot's end, forecast net load, grid W, import price, export price)
+    per slot from now on. With the plan's powers kept, energy stored now stays in the battery
+    until its SOC meets a limit. At the maximum the plan stores that much less: a surplus goes to
+    the grid instead (the export price), or a charge from the grid is that much smaller (the
+    import price). At the floor in a deficit it covers load the grid would have supplied, worth
+    more than any export: None. A floor met in a surplus changes nothing, the plan only exports.
+    """
+    for soc_percent, net_w, grid_w, import_price, export_price in ahead:
+        if soc_percent >= battery.max_soc_percent - SOC_LIMIT_MARGIN_PERCENT:
+            return import_price if grid_w > EXPORT_MARGIN_W else export_price
+        if soc_percent <= battery.min_soc_percent + SOC_LIMIT_MARGIN_PERCENT and net_w > 0:
+            return None
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,3 +191,5 @@ class BatteryOptions:
     capacity_kwh: float
     round_trip_efficiency: float
     peak_limit_w: float
+    min_soc_percent: float
+    max_soc_percent: float

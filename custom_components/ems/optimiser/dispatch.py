@@ -76,6 +76,14 @@ class SlotOutlook:
     # SOC points above the floor kept for the peaks still to come (peak_reserve.py): the most the
     # plan discharges at the limit before it charges again, or the worst recent day needed.
     peak_reserve_percent: float = 0.0
+    # What a kWh stored now is worth where the plan's battery is next full, before it is empty
+    # in a deficit (None: it is not): the plan stores that much less there, a surplus it then
+    # exports (the export price) or a charge from the grid (the import price).
+    fill_value: float | None = None
+    # The lowest price at which the plan uses stored energy ahead, before it charges again: the
+    # export price where it exports, the import price where it covers load (None: no use). A
+    # kWh more discharged now is one less there.
+    stored_value: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +112,26 @@ def export_value(outlook: SlotOutlook) -> float:
     return max(0.0, outlook.lowest_import_ahead / outlook.round_trip_efficiency)
 
 
+def export_pays(outlook: SlotOutlook) -> bool:
+    """Whether exporting stored energy now earns more than keeping it for the plan's later use."""
+    if outlook.export_price < export_value(outlook):
+        return False
+    return outlook.stored_value is None or outlook.export_price >= outlook.stored_value
+
+
+def room_worth_keeping(outlook: SlotOutlook) -> bool:
+    """Whether a surplus earns more exported now than stored.
+
+    Stored, it covers load later, at an import price of at least the lowest ahead (a PV surplus
+    later is no reason to keep room: the battery can store both when it is not full). When the
+    plan fills the battery later, it also only replaces what the plan stores there
+    (`fill_value`), which may be worth less still.
+    """
+    if outlook.export_price <= max(outlook.lowest_import_ahead, 0.0):
+        return False
+    return outlook.fill_value is None or outlook.export_price > outlook.fill_value
+
+
 def choose_intent(outlook: SlotOutlook, limits: BatteryLimits) -> Intent:
     """The mode (and its power or grid target) for this poll."""
     room = limits.soc_percent < limits.max_soc_percent - SOC_LIMIT_MARGIN_PERCENT
@@ -114,12 +142,19 @@ def choose_intent(outlook: SlotOutlook, limits: BatteryLimits) -> Intent:
     plan_w = outlook.plan_battery_w
     net_w = outlook.forecast_net_w
     if plan_w > 0 and not room:
+        if net_w < 0 and not room_worth_keeping(outlook):
+            # Nearly full in a surplus better stored than exported: the battery's own control
+            # fills the last points (the SOC register counts whole percents).
+            return Intent(DispatchMode.FOLLOW_HOUSE)
         # Full in a slot the plan charges in: energy is cheap now, the house imports it and the
         # battery keeps its charge (standby: no chatter between "full" and "charge 60 W").
         return Intent(DispatchMode.HOLD)
     if plan_w < 0 and not energy:
-        # Empty: the battery's own control still stores any surplus.
-        return Intent(DispatchMode.FOLLOW_HOUSE)
+        if outlook.forecast_net_w >= 0 or not room_worth_keeping(outlook):
+            # Empty: the battery's own control still stores any surplus.
+            return Intent(DispatchMode.FOLLOW_HOUSE)
+        # Empty in a surplus better exported now: as an idle plan.
+        plan_w = 0.0
     follow_w = self_consumption_w(net_w, limits)
     reserved = limits.soc_percent <= (
         limits.min_soc_percent + outlook.peak_reserve_percent + SOC_LIMIT_MARGIN_PERCENT
@@ -128,6 +163,14 @@ def choose_intent(outlook: SlotOutlook, limits: BatteryLimits) -> Intent:
         # What is left is the peak reserve: it covers no ordinary load, only what would break a
         # quarter's peak budget (the shaver discharges that in standby).
         return Intent(DispatchMode.HOLD)
+    if (
+        plan_w <= -(limits.max_discharge_w - FULL_POWER_MARGIN_W)
+        and not reserved
+        and export_pays(outlook)
+    ):
+        # Full power is the plan's point, not covering the forecast load: when the house takes
+        # less, the rest earns more exported now than where the plan would use it later.
+        return Intent(DispatchMode.EXPORT_DISCHARGE, plan_w)
     tolerance = max(MATCH_TOLERANCE_W, MATCH_TOLERANCE_SHARE * abs(net_w))
     planned_grid_w = net_w + plan_w
     if abs(plan_w - follow_w) <= tolerance:
@@ -153,10 +196,9 @@ def choose_intent(outlook: SlotOutlook, limits: BatteryLimits) -> Intent:
         if plan_w > -MIN_COMMAND_W:
             return Intent(DispatchMode.HOLD)
         return Intent(DispatchMode.TRIM, plan_w, planned_grid_w)
-    # A surplus the plan stores only in part (or not at all): it exports PV and keeps room. The
-    # room is worth it only when energy from the grid later costs less than the export earns now
-    # (a PV surplus later is no reason: the battery can store both when it is not full).
-    if outlook.export_price <= max(outlook.lowest_import_ahead, 0.0):
+    # A surplus the plan stores only in part (or not at all): it exports PV and keeps room,
+    # while that earns more than storing it.
+    if not room_worth_keeping(outlook):
         return Intent(DispatchMode.FOLLOW_HOUSE)
     if plan_w >= MIN_COMMAND_W:
         return Intent(DispatchMode.TRIM, plan_w, planned_grid_w)

@@ -21,7 +21,10 @@ Rules the caller relies on:
 - A command is sent when it differs from the last sent one by more than the deadband, or starts,
   stops or reverses the battery; not within the minimum hold time after the last send, except
   to shave more (budget) or to stop at a SOC limit. A shave aims one deadband below the budget,
-  so a change the deadband suppresses can never break it.
+  so a change the deadband suppresses can never break it; a shave of a charge while the house
+  alone is within the budget only stops it (a later need to discharge is a start, always sent).
+- A shave never spends the day's reversals on a house hovering at the limit: after it has
+  discharged in a quarter, no charge starts again until the quarter ends.
 - A reading that is missing, not finite or implausible (a P1 reply of 1e400 or NaN, a SOC of
   250 %) is never acted on: the poll sends nothing, the last command stays in force, and the
   quarter's energy is not touched (the next good reading integrates over the gap).
@@ -135,6 +138,8 @@ class ShaverState:
     changes_date: date | None = None
     direction_changes: int = 0
     last_direction: int = 0
+    # The quarter in which a shave last discharged: no charge starts again until it ends.
+    shave_discharged_in: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +289,10 @@ def decide(measurements: Measurements, config: ShaverConfig, state: ShaverState)
         plan_command = wish
     elif planned_w > ceiling_w:
         power_w = max(ceiling_w - config.deadband_w, -float(config.max_discharge_w))
-        if readings.soc_percent <= config.min_soc_percent:
+        if readings.soc_percent <= config.min_soc_percent or (planned_w > 0 and ceiling_w >= 0):
+            # At the floor; or the house alone is within the budget, so stopping the charge is
+            # enough: a discharge aimed a deadband lower would reverse the battery at every swing
+            # of a house hovering at the limit, spending the day's reversals on 50 W.
             power_w = max(power_w, 0.0)
         # Shaving only ever lowers the battery power below the plan.
         wish = _command(min(power_w, planned_w), Reason.SHAVE_PEAK, shaving=True)
@@ -293,15 +301,21 @@ def decide(measurements: Measurements, config: ShaverConfig, state: ShaverState)
         wish = plan_command = _command(planned_w, Reason.FOLLOW_PLAN, shaving=False)
     if wish.power_w == plan_command.power_w:
         wish = plan_command
+    if wish.power_w > 0 and state.shave_discharged_in == quarter:
+        # The house has been at the limit this quarter: charging again as soon as the budget
+        # has a little room would reverse the battery at each of its swings.
+        wish = Command(reason=Reason.SHAVE_PEAK)
     wish = _within_daily_reversals(wish, state, measurements.local_date)
 
     command, send = _send_or_hold(wish, readings.soc_percent, config, state, now)
+    shaving_by_discharge = command.reason is Reason.SHAVE_PEAK and command.power_w < 0
     new_state = replace(
         state,
         quarter_start=quarter,
         imported_wh=imported_wh,
         sampled_at=now,
         import_w=max(readings.grid_w, 0.0),
+        shave_discharged_in=quarter if shaving_by_discharge else state.shave_discharged_in,
     )
     return Decision(command, send, new_state, limit_w, allowed_import_w, limit.reason)
 

@@ -205,7 +205,10 @@ class Optimiser(PlanningLoop, CommandSender):
                     capacity_kwh=float(options[CONF_CAPACITY_KWH]),
                     round_trip_efficiency=float(options[CONF_ROUND_TRIP_EFFICIENCY]),
                     peak_limit_w=config.planned_limit_w or config.peak_limit_w,
+                    min_soc_percent=config.min_soc_percent,
+                    max_soc_percent=config.max_soc_percent,
                 ),
+                soc_offset_percent=soc - planned_soc,
             )
             intent = choose_intent(
                 outlook,
