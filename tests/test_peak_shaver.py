@@ -13,6 +13,7 @@ import pytest
 
 from custom_components.ems.optimiser.dispatch import DispatchMode, Intent
 from custom_components.ems.optimiser.peak_shaver import (
+    KETTLE_W,
     QUARTER,
     Command,
     Decision,
@@ -33,6 +34,8 @@ CONFIG = ShaverConfig(
     max_soc_percent=100,
     deadband_w=100,
     min_hold_s=30,
+    # The budget's mechanisms on their own; the kettle's share of it is tested apart.
+    kettle_w=0,
 )
 
 
@@ -576,3 +579,18 @@ def test_a_charge_the_house_leaves_no_room_for_stops_without_discharging() -> No
     # Above the budget by itself, the house still gets the discharge, a deadband deep.
     over = decide(poll(450, 5020, battery_w=1000, plan=(1000, 0)), CONFIG, HALF_SPENT)
     assert over.command == Command(discharge_w=120, reason=Reason.SHAVE_PEAK)
+
+
+def test_the_budget_keeps_back_what_a_kettle_would_take_beyond_the_battery() -> None:
+    # Car and hob take 4450 W for 11.5 minutes, then a kettle takes the house to 6300 W for the
+    # last 3.5: 3900 W from the grid even at full discharge. Shaving only the excess until then
+    # spends the budget the kettle needs (seen in closed loop: a 2720 W quarter at 2.5 kW).
+    config = replace(CONFIG, peak_limit_w=2500, kettle_w=KETTLE_W)
+    home = Home(lambda s: 4450.0 if s < 690 else 6300.0, config=config)
+    home.run(0, 900)
+    assert home.imported_wh / 0.25 <= 2500
+    assert max(abs(command.power_w) for command in home.sends) == 2400
+    # A house the battery covers with a kettle's room to spare keeps the whole budget.
+    calm = Home(lambda s: 2900.0, config=config)
+    calm.run(0, 900)
+    assert calm.imported_wh / 0.25 > 2500 - 2 * CONFIG.deadband_w

@@ -53,6 +53,9 @@ MIN_REMAINING_S: Final = 1.0
 # from chasing every kettle while letting the plan change well inside a quarter.
 DEFAULT_DEADBAND_W: Final = 100.0
 DEFAULT_MIN_HOLD_S: Final = 30.0
+# A kettle (2.2-3 kW in Europe) for as long as one boils: the load a house may add at any moment.
+KETTLE_W: Final = 2500.0
+KETTLE_S: Final = 240.0
 # The plan's promise to a user: at most this many charge <-> discharge reversals a local day.
 MAX_DIRECTION_CHANGES_PER_DAY: Final = 8
 # Far above any household connection (3 x 63 A at 230 V is 43 kW): beyond it a power is garbage.
@@ -96,6 +99,8 @@ class ShaverConfig:
     max_soc_percent: float
     deadband_w: float = DEFAULT_DEADBAND_W
     min_hold_s: float = DEFAULT_MIN_HOLD_S
+    # The load a house may add at any moment (0: none), kept in the quarter's budget.
+    kettle_w: float = KETTLE_W
     # The Belgian capacity tariff (0: none) and the limit the plan chose with it (capacity.py).
     capacity_tariff_eur_per_kw_year: float = 0.0
     planned_limit_w: float | None = None
@@ -273,15 +278,16 @@ def decide(measurements: Measurements, config: ShaverConfig, state: ShaverState)
 
     # The house's own grid power, without the battery's.
     house_w = readings.grid_w - readings.battery_w
-    ceiling_w = allowed_import_w - house_w
+    target_w = _target_import_w(
+        allowed_import_w, house_w, limit_w, imported_wh, now, config, readings.soc_percent
+    )
+    ceiling_w = target_w - house_w
     intent = measurements.intent
     if intent is not None and intent.mode is DispatchMode.FOLLOW_HOUSE:
         # Self-consumption covers every deficit it can by itself: nothing to shave beyond it.
         planned_w = None
     elif intent is not None:
-        planned_w = _intended_power_w(
-            intent, house_w, readings.soc_percent, config, allowed_import_w
-        )
+        planned_w = _intended_power_w(intent, house_w, readings.soc_percent, config, target_w)
     else:
         planned_w = _planned_power_w(readings, config)
     if planned_w is None:
@@ -359,6 +365,38 @@ def _within_daily_reversals(wish: Command, state: ShaverState, local_date: date 
     ):
         return wish
     return Command(reason=Reason.FOLLOW_HOUSE, follow_house=True)
+
+
+def _target_import_w(
+    allowed_import_w: float,
+    house_w: float,
+    limit_w: float,
+    imported_wh: float,
+    now: datetime,
+    config: ShaverConfig,
+    soc_percent: float,
+) -> float:
+    """The import to aim at: the budget, less what a kettle switched on later would need of it.
+
+    With the battery near its power, a kettle on top of the house takes the grid above what the
+    budget allows for as long as it boils; had the load before it spent that part of the
+    budget, the quarter breaks. So while the quarter has time for it, the rest of the quarter
+    aims at what leaves the kettle its import: (budget - kettle's import) / (time - kettle's).
+    """
+    kettle_import_w = house_w + config.kettle_w - config.max_discharge_w
+    if (
+        config.kettle_w <= 0
+        or kettle_import_w <= allowed_import_w
+        or soc_percent <= config.min_soc_percent
+    ):
+        # The budget left covers a kettle from now to the end of the quarter.
+        return allowed_import_w
+    remaining_s = (quarter_start(now) + QUARTER - now).total_seconds()
+    if remaining_s <= KETTLE_S:
+        # Short of it, late in the quarter: the battery gives all it can.
+        return 0.0
+    budget_wh = limit_w * QUARTER_H - imported_wh - kettle_import_w * KETTLE_S / 3600
+    return max(budget_wh / ((remaining_s - KETTLE_S) / 3600), 0.0)
 
 
 def _allowed_import_w(limit_w: float, imported_wh: float, now: datetime) -> float:
