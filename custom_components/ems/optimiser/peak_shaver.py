@@ -279,7 +279,13 @@ def decide(measurements: Measurements, config: ShaverConfig, state: ShaverState)
     # The house's own grid power, without the battery's.
     house_w = readings.grid_w - readings.battery_w
     target_w = _target_import_w(
-        allowed_import_w, house_w, limit_w, imported_wh, now, config, readings.soc_percent
+        allowed_import_w,
+        house_w,
+        limit_w=limit_w,
+        imported_wh=imported_wh,
+        now=now,
+        config=config,
+        soc_percent=readings.soc_percent,
     )
     ceiling_w = target_w - house_w
     intent = measurements.intent
@@ -370,6 +376,7 @@ def _within_daily_reversals(wish: Command, state: ShaverState, local_date: date 
 def _target_import_w(
     allowed_import_w: float,
     house_w: float,
+    *,
     limit_w: float,
     imported_wh: float,
     now: datetime,
