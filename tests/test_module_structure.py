@@ -44,6 +44,8 @@ PURE_MODULES = (
     "optimiser/peak_shaver.py",
     "optimiser/price_slots.py",
     "optimiser/prices.py",
+    "optimiser/quarter_budget.py",
+    "optimiser/readings.py",
     "optimiser/savings.py",
     "optimiser/tariffs.py",
     *(f"optimiser/planner/{path.name}" for path in sorted(PLANNER.glob("*.py"))),

@@ -13,8 +13,6 @@ import pytest
 
 from custom_components.ems.optimiser.dispatch import DispatchMode, Intent
 from custom_components.ems.optimiser.peak_shaver import (
-    KETTLE_W,
-    QUARTER,
     Command,
     Decision,
     Measurements,
@@ -24,6 +22,7 @@ from custom_components.ems.optimiser.peak_shaver import (
     decide,
     record_sent,
 )
+from custom_components.ems.optimiser.quarter_budget import KETTLE_W, QUARTER
 
 T0 = datetime(2026, 1, 12, 17, 0, tzinfo=UTC)  # the start of a quarter
 CONFIG = ShaverConfig(

@@ -1,8 +1,8 @@
 """The optimiser: prices and forecasts in, a battery plan, peak shaving and commands out.
 
-Pure modules (no Home Assistant): capacity, dispatch, peak_shaver, peak_reserve, planner/,
-active_plan, savings, guards, load_profile, forecast_log, prices, price_slots, tariffs, feed-in
-decisions in export_limit. Home Assistant glue: runtime (the `Optimiser`) with state, planning
+Pure modules (no Home Assistant): capacity, dispatch, peak_shaver, quarter_budget, readings,
+peak_reserve, planner/, active_plan, savings, guards, load_profile, forecast_log, prices,
+price_slots, tariffs, feed-in decisions in export_limit. Home Assistant glue: runtime (the `Optimiser`) with state, planning
 and commands, plan_inputs, forecast, forecast_tracker, feed_in and price_source. See
 docs/optimiser.md.
 """
@@ -10,8 +10,8 @@ docs/optimiser.md.
 from .active_plan import planned_action, schedule_attribute
 from .capacity import PeakLimit, limit_in_force
 from .forecast_tracker import async_remove_forecast_log
-from .peak_shaver import usable_power_w
 from .plan_inputs import OptimiserStatus, export_price_formula
+from .readings import usable_power_w
 from .runtime import Optimiser
 
 __all__ = [

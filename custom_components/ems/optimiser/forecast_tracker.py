@@ -13,7 +13,7 @@ from ..const import CONF_INVERT_BATTERY_POWER, DOMAIN
 from ..coordinator import EmsCoordinator
 from ..options import entry_options
 from .forecast_log import ForecastLog
-from .peak_shaver import usable_power_w
+from .readings import usable_power_w
 
 STORAGE_VERSION: Final = 1
 # Written at most this often (and at shutdown): losing a minute of bookkeeping does not matter.

@@ -33,7 +33,7 @@ Rules the caller relies on:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from enum import StrEnum
 import math
 from typing import Final
@@ -41,25 +41,17 @@ from typing import Final
 from .capacity import LimitReason, limit_in_force
 from .dispatch import DispatchMode, Intent
 from .price_slots import quarter_start
+from .quarter_budget import KETTLE_W, allowed_import_w, target_import_w
+from .readings import usable_power_w, usable_soc_percent
 
-QUARTER: Final = timedelta(minutes=15)
-QUARTER_H: Final = 0.25
 # The PowerFlex2000 accepts real-time commands from this power up; below it only 0.
 MIN_COMMAND_W: Final = 50
-# The budget left is spread over at least this long, so the last second of a quarter does not
-# divide by (almost) zero.
-MIN_REMAINING_S: Final = 1.0
 # Defaults: 100 W is the P1's usual noise on a household load; 30 s (six polls) keeps the inverter
 # from chasing every kettle while letting the plan change well inside a quarter.
 DEFAULT_DEADBAND_W: Final = 100.0
 DEFAULT_MIN_HOLD_S: Final = 30.0
-# A kettle (2.2-3 kW in Europe) for as long as one boils: the load a house may add at any moment.
-KETTLE_W: Final = 2500.0
-KETTLE_S: Final = 240.0
 # The plan's promise to a user: at most this many charge <-> discharge reversals a local day.
 MAX_DIRECTION_CHANGES_PER_DAY: Final = 8
-# Far above any household connection (3 x 63 A at 230 V is 43 kW): beyond it a power is garbage.
-MAX_PLAUSIBLE_POWER_W: Final = 100_000.0
 
 
 class Reason(StrEnum):
@@ -164,20 +156,6 @@ class Decision:
     limit_reason: LimitReason = LimitReason.OPTION
 
 
-def usable_power_w(value: float | None) -> float | None:
-    """`value` when it is a finite, plausible power, else None."""
-    if value is None or not math.isfinite(value) or abs(value) > MAX_PLAUSIBLE_POWER_W:
-        return None
-    return value
-
-
-def usable_soc_percent(value: float | None) -> float | None:
-    """`value` when it is a finite SOC within 0..100 %, else None."""
-    if value is None or not math.isfinite(value) or not 0.0 <= value <= 100.0:
-        return None
-    return value
-
-
 @dataclass(frozen=True, slots=True)
 class _Readings:
     """The measurements `decide` acts on, every one of them checked."""
@@ -271,21 +249,19 @@ def decide(measurements: Measurements, config: ShaverConfig, state: ShaverState)
         # Nothing to act on: keep the last command and the quarter's energy as they are.
         counted_wh = state.imported_wh if state.quarter_start == quarter else 0.0
         held = Command() if state.sent is None else replace(state.sent, reason=Reason.HOLD)
-        allowed_w = _allowed_import_w(limit_w, counted_wh, now)
+        allowed_w = allowed_import_w(limit_w, counted_wh, now)
         return Decision(held, False, state, limit_w, allowed_w, limit.reason)
     imported_wh = _imported_wh(readings, state, now)
-    allowed_import_w = _allowed_import_w(limit_w, imported_wh, now)
 
     # The house's own grid power, without the battery's.
     house_w = readings.grid_w - readings.battery_w
-    target_w = _target_import_w(
-        allowed_import_w,
+    target_w = target_import_w(
         house_w,
         limit_w=limit_w,
         imported_wh=imported_wh,
         now=now,
-        config=config,
-        soc_percent=readings.soc_percent,
+        max_discharge_w=config.max_discharge_w,
+        kettle_w=config.kettle_w if readings.soc_percent > config.min_soc_percent else 0.0,
     )
     ceiling_w = target_w - house_w
     intent = measurements.intent
@@ -329,7 +305,14 @@ def decide(measurements: Measurements, config: ShaverConfig, state: ShaverState)
         import_w=max(readings.grid_w, 0.0),
         shave_discharged_in=quarter if shaving_by_discharge else state.shave_discharged_in,
     )
-    return Decision(command, send, new_state, limit_w, allowed_import_w, limit.reason)
+    return Decision(
+        command,
+        send,
+        new_state,
+        limit_w,
+        allowed_import_w(limit_w, imported_wh, now),
+        limit.reason,
+    )
 
 
 def _intended_power_w(
@@ -337,13 +320,13 @@ def _intended_power_w(
     house_w: float,
     soc_percent: float,
     config: ShaverConfig,
-    allowed_import_w: float,
+    target_w: float,
 ) -> float:
     """The signed battery power of a real-time mode, TRIM corrected from the measured house."""
     if intent.mode is DispatchMode.TRIM:
         # A trim aims one deadband below the budget, like a shave: a correction the deadband
         # suppresses then never breaks it.
-        target_w = min(intent.grid_target_w, allowed_import_w - config.deadband_w)
+        target_w = min(intent.grid_target_w, target_w - config.deadband_w)
         power_w = target_w - house_w
         # A trim only ever adjusts the plan's direction: it never reverses the battery.
         power_w = max(power_w, 0.0) if intent.power_w > 0 else min(power_w, 0.0)
@@ -371,46 +354,6 @@ def _within_daily_reversals(wish: Command, state: ShaverState, local_date: date 
     ):
         return wish
     return Command(reason=Reason.FOLLOW_HOUSE, follow_house=True)
-
-
-def _target_import_w(
-    allowed_import_w: float,
-    house_w: float,
-    *,
-    limit_w: float,
-    imported_wh: float,
-    now: datetime,
-    config: ShaverConfig,
-    soc_percent: float,
-) -> float:
-    """The import to aim at: the budget, less what a kettle switched on later would need of it.
-
-    With the battery near its power, a kettle on top of the house takes the grid above what the
-    budget allows for as long as it boils; had the load before it spent that part of the
-    budget, the quarter breaks. So while the quarter has time for it, the rest of the quarter
-    aims at what leaves the kettle its import: (budget - kettle's import) / (time - kettle's).
-    """
-    kettle_import_w = house_w + config.kettle_w - config.max_discharge_w
-    if (
-        config.kettle_w <= 0
-        or kettle_import_w <= allowed_import_w
-        or soc_percent <= config.min_soc_percent
-    ):
-        # The budget left covers a kettle from now to the end of the quarter.
-        return allowed_import_w
-    remaining_s = (quarter_start(now) + QUARTER - now).total_seconds()
-    if remaining_s <= KETTLE_S:
-        # Short of it, late in the quarter: the battery gives all it can.
-        return 0.0
-    budget_wh = limit_w * QUARTER_H - imported_wh - kettle_import_w * KETTLE_S / 3600
-    return max(budget_wh / ((remaining_s - KETTLE_S) / 3600), 0.0)
-
-
-def _allowed_import_w(limit_w: float, imported_wh: float, now: datetime) -> float:
-    """The highest average import over the rest of the quarter that keeps it within budget."""
-    remaining_s = (quarter_start(now) + QUARTER - now).total_seconds()
-    remaining_h = max(remaining_s, MIN_REMAINING_S) / 3600
-    return max((limit_w * QUARTER_H - imported_wh) / remaining_h, 0.0)
 
 
 def _send_or_hold(

@@ -35,10 +35,10 @@ from .capacity import (
     limit_in_force,
     weigh_peak_limits,
 )
-from .peak_shaver import usable_power_w, usable_soc_percent
 from .plan_inputs import OptimiserStatus, PlanInputs, PriceState
 from .planner import Plan, PlannerInputError, PlannerParams, plan_schedule
 from .price_slots import SLOT, PriceHorizon, align_prices
+from .readings import usable_power_w, usable_soc_percent
 from .state import OptimiserState
 
 PLAN_HORIZON_SLOTS: Final = 192  # 48 hours: today and tomorrow at most

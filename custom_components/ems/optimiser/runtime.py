@@ -43,17 +43,11 @@ from .commands import CommandSender
 from .dispatch import BatteryLimits, Intent, choose_intent
 from .export_limit import ExportReading
 from .guards import SendBackoff
-from .peak_shaver import (
-    Measurements,
-    ShaverConfig,
-    ShaverState,
-    decide,
-    usable_power_w,
-    usable_soc_percent,
-)
+from .peak_shaver import Measurements, ShaverConfig, ShaverState, decide
 from .plan_inputs import price_entity_ids
 from .planning import PlanningLoop
 from .price_slots import PriceSlot, quarter_start
+from .readings import usable_power_w, usable_soc_percent
 from .savings import VirtualBattery, energy_cost_eur
 
 SOC_DRIFT_PERCENT: Final = 5.0
