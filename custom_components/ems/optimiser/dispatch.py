@@ -10,7 +10,8 @@ turned into a mode the battery can hold through the quarter (docs/optimiser.md):
   self-consumption would do anyway, at the SOC floor, and whenever holding is not worth it.
 - HOLD: real-time standby. Only when the energy kept is worth more later (a higher import price
   at which the plan discharges) than the import it costs now, to export PV at a price above
-  what energy costs later (keeping room for it), or when full in a slot the plan charges in.
+  what storing it is worth (keeping room: `room_worth_keeping`), or when full in a slot the
+  plan charges in.
 - GRID_CHARGE / EXPORT_DISCHARGE: a fixed power, when the plan runs the battery at (nearly) full
   power: the energy moved is the point, not the grid exchange.
 - TRIM: real-time mode with the setpoint corrected at every poll from the measured P1 power
@@ -150,7 +151,7 @@ def choose_intent(outlook: SlotOutlook, limits: BatteryLimits) -> Intent:
         # battery keeps its charge (standby: no chatter between "full" and "charge 60 W").
         return Intent(DispatchMode.HOLD)
     if plan_w < 0 and not energy:
-        if outlook.forecast_net_w >= 0 or not room_worth_keeping(outlook):
+        if net_w >= 0 or not room_worth_keeping(outlook):
             # Empty: the battery's own control still stores any surplus.
             return Intent(DispatchMode.FOLLOW_HOUSE)
         # Empty in a surplus better exported now: as an idle plan.
