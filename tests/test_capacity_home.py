@@ -1,8 +1,9 @@
-"""The capacity tariff in a loaded entry, over HTTP against the simulator: the chosen peak."""
+"""The capacity tariff and the quarter's budget in a loaded entry, over HTTP against the simulator."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 from unittest.mock import MagicMock, patch
@@ -34,6 +35,7 @@ from .optimiser_helpers import (
 
 QUARTER = timedelta(minutes=15)
 HOUSE_W = 2000.0
+KETTLE_HOUSE_W = 4450.0  # car and hob
 RATE = 45.0  # EUR/kW/year: 3.75 EUR per kW of this month's peak
 
 
@@ -52,10 +54,10 @@ def simulator(sim_clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Simulato
     return simulator
 
 
-@pytest.fixture
-def recorder_statistics(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Iterator[None]:
-    """A recorder whose statistics say the house used 2 kW in every quarter (the load forecast)."""
-    freezer.move_to(SIM_START + timedelta(seconds=1))
+@contextmanager
+def recorder_saying(hass: HomeAssistant, house_w: float) -> Iterator[None]:
+    """A recorder whose statistics say the house used `house_w` in every quarter (the load
+    forecast, and yesterday's own load for the peak reserve)."""
     hass.config.components.add("recorder")
     instance = MagicMock()
     instance.async_add_executor_job = hass.async_add_executor_job
@@ -63,7 +65,7 @@ def recorder_statistics(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> 
     def answer(hass: HomeAssistant, start: datetime, end: datetime, ids: set[str], *_: Any) -> Any:
         grid = next(statistic_id for statistic_id in ids if statistic_id.endswith("grid_power"))
         moments = [SIM_START - timedelta(days=1) + index * QUARTER for index in range(96)]
-        return {grid: [{"start": moment.timestamp(), "mean": HOUSE_W} for moment in moments]}
+        return {grid: [{"start": moment.timestamp(), "mean": house_w} for moment in moments]}
 
     with (
         patch("custom_components.ems.optimiser.forecast.get_instance", return_value=instance),
@@ -71,6 +73,14 @@ def recorder_statistics(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> 
             "custom_components.ems.optimiser.forecast.statistics_during_period", side_effect=answer
         ),
     ):
+        yield
+
+
+@pytest.fixture
+def recorder_statistics(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Iterator[None]:
+    """The recorder of the 2 kW house."""
+    freezer.move_to(SIM_START + timedelta(seconds=1))
+    with recorder_saying(hass, HOUSE_W):
         yield
 
 
@@ -188,3 +198,48 @@ async def test_shaving_stops_at_the_floor(
     assert (decision.limit_w, decision.limit_reason) == (2000, LimitReason.OPTION)
     assert sim.model.battery_w <= 0
     assert "peak_limit_reason" not in hass.states.get(PLAN_SENSOR).attributes  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def car_and_hob_statistics(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Iterator[None]:
+    """A recorder whose statistics say the house used 4.45 kW in every quarter: car and hob."""
+    freezer.move_to(SIM_START + timedelta(seconds=1))
+    with recorder_saying(hass, KETTLE_HOUSE_W):
+        yield
+
+
+async def test_a_kettle_late_in_a_shaved_quarter_still_fits_the_budget(
+    hass: HomeAssistant,
+    *,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    car_and_hob_statistics: None,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Car and hob take 4.45 kW, a kettle brings the house to 6.3 kW for the quarter's last 3
+    # minutes: 3.9 kW from the grid even at full discharge. Shaving only down to the budget
+    # until then leaves the kettle too little of it (2.7 kW for the quarter at a 2.5 kW limit).
+    sim: Simulator = running_simulator.simulator
+    house = {"w": KETTLE_HOUSE_W}
+    monkeypatch.setattr(model, "house_load_w", lambda tick, hour: house["w"])
+    hass.states.async_set(PRICE_ENTITY, "0.3", entsoe_attributes(price=lambda moment: 0.30))
+    entry = mock_config_entry
+    await setup_entry(hass, entry, **{CONF_PRICE_ENTITY: PRICE_ENTITY, CONF_MAX_GRID_PEAK_W: 2500})
+    await switch(hass, SWITCH, True)
+    optimiser = entry.runtime_data.optimiser
+    # Into the next quarter, so that it is shaved from its start.
+    while sim.model.now().minute % 15 or sim.model.now().second:
+        await poll(hass, entry, sim_clock, freezer)
+    quarter_start_minute = sim.model.now().minute
+    while sim.model.now().minute < quarter_start_minute + 12:
+        await poll(hass, entry, sim_clock, freezer)
+    decision = optimiser.last_decision
+    assert decision is not None
+    assert decision.command.reason is Reason.SHAVE_PEAK
+    house["w"] = 6300.0
+    while sim.model.now().minute < quarter_start_minute + 14 or sim.model.now().second < 55:
+        await poll(hass, entry, sim_clock, freezer)
+    assert 2300 < sim.model.quarter_peak_w <= 2500
