@@ -1,4 +1,4 @@
-"""The capacity tariff and the quarter's budget in a loaded entry, over HTTP against the simulator."""
+"""The capacity tariff and the quarter's budget in a loaded entry, over HTTP to the simulator."""
 
 from __future__ import annotations
 
