@@ -462,6 +462,22 @@ def test_trim_corrects_the_setpoint_toward_the_planned_grid_exchange() -> None:
     assert stop.command.power_w == 0
 
 
+def test_a_charge_trim_stores_an_unforeseen_surplus_but_buys_no_more_than_planned() -> None:
+    # The plan charges 400 W from the grid for a forecast 180 W deficit: 580 W of import. The
+    # sun comes out: a 1674 W surplus. Tracking the grid exchange would charge 2254 W, the
+    # surplus and 580 W bought on top; seen in closed loop, the battery was full by 14:00 and the
+    # afternoon's PV went out at 0.11 EUR/kWh. The surplus alone covers the plan's charge.
+    trim = Intent(DispatchMode.TRIM, 400.0, 580.0)
+    sunny = decide(replace(poll(0, -1674), intent=trim), CONFIG, ShaverState())
+    assert sunny.command.charge_w == 1674
+    # A smaller surplus than the plan's charge: the plan's charge, the rest from the grid.
+    hazy = decide(replace(poll(0, -200), intent=trim), CONFIG, ShaverState())
+    assert hazy.command.charge_w == 400
+    # In a deficit the trim tracks the grid exchange, as before.
+    cloudy = decide(replace(poll(0, 300), intent=trim), CONFIG, ShaverState())
+    assert cloudy.command.charge_w == 280
+
+
 def test_trim_never_breaks_the_quarter_budget() -> None:
     config = replace(CONFIG, peak_limit_w=2500)
     # The plan's grid target lies above the budget (its forecast was wrong about the house):

@@ -330,6 +330,10 @@ def _intended_power_w(
         power_w = target_w - house_w
         # A trim only ever adjusts the plan's direction: it never reverses the battery.
         power_w = max(power_w, 0.0) if intent.power_w > 0 else min(power_w, 0.0)
+        if intent.power_w > 0 and house_w < 0:
+            # A surplus the forecast did not see is stored, but no more is bought from the
+            # grid than the plan's charge needs: the sun may fill the battery after all.
+            power_w = min(power_w, max(intent.power_w, -house_w))
     elif intent.mode is DispatchMode.HOLD:
         power_w = 0.0
     else:
