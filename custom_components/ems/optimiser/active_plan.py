@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import json
 import math
@@ -37,6 +37,18 @@ class ActivePlan:
     pv: Forecast
     # Per slot: stored energy (Wh) the worst recent day needed from it on for its peaks.
     peak_reserve_wh: tuple[float, ...] = ()
+    # Derived once per plan (not at every poll), per slot: the forecast net load, and what
+    # dispatch weighs of the slots after it (see `_AheadValues`).
+    net_w: tuple[float, ...] = field(init=False)
+    ahead: _AheadValues = field(init=False)
+
+    def __post_init__(self) -> None:
+        """Derive the per-slot values dispatch reads at every poll."""
+        net_w = tuple(
+            load - pv for load, pv in zip(self.load.values_w, self.pv.values_w, strict=True)
+        )
+        object.__setattr__(self, "net_w", net_w)
+        object.__setattr__(self, "ahead", _ahead_values(self.plan, self.horizon))
 
     def slot_index(self, now: datetime) -> int | None:
         """The plan's slot for `now`, None outside the plan."""
@@ -95,7 +107,6 @@ def slot_outlook(
     """
     horizon = active.horizon
     slots = active.plan.slots
-    ahead = range(index + 1, len(slots))
     efficiency = math.sqrt(battery.round_trip_efficiency)
     planned_wh = planned_peak_discharge_wh(
         [(slot.charge_w, slot.discharge_w, slot.grid_w) for slot in slots[index + 1 :]],
@@ -104,34 +115,18 @@ def slot_outlook(
         slot_hours=SLOT / timedelta(hours=1),
         discharge_efficiency=efficiency,
     )
-    net_w = [load - pv for load, pv in zip(active.load.values_w, active.pv.values_w, strict=True)]
+    net_w = active.net_w
     history_wh = active.peak_reserve_wh[index] if index < len(active.peak_reserve_wh) else 0.0
     return SlotOutlook(
         plan_battery_w=plan_battery_w,
         forecast_net_w=net_w[index],
         import_price=horizon.import_eur_per_kwh[index],
         export_price=horizon.export_eur_per_kwh[index],
-        hold_value=max(
-            (horizon.import_eur_per_kwh[j] for j in ahead if slots[j].discharge_w > 0),
-            default=0.0,
-        ),
-        lowest_import_ahead=min(
-            (horizon.import_eur_per_kwh[j] for j in ahead),
-            default=horizon.import_eur_per_kwh[index],
-        ),
+        hold_value=active.ahead.hold_value[index],
+        lowest_import_ahead=active.ahead.lowest_import[index],
         round_trip_efficiency=battery.round_trip_efficiency,
         peak_reserve_percent=max(planned_wh, history_wh) / (10 * battery.capacity_kwh),
-        stored_value=_stored_value(
-            [
-                (slot.charge_w, slot.discharge_w, slot.grid_w, imp, exp)
-                for slot, imp, exp in zip(
-                    slots[index + 1 :],
-                    horizon.import_eur_per_kwh[index + 1 :],
-                    horizon.export_eur_per_kwh[index + 1 :],
-                    strict=False,
-                )
-            ]
-        ),
+        stored_value=active.ahead.stored_value[index],
         fill_value=_fill_value(
             [
                 (
@@ -148,20 +143,47 @@ def slot_outlook(
     )
 
 
-def _stored_value(ahead: list[tuple[float, float, float, float, float]]) -> float | None:
-    """The lowest price at which the plan uses stored energy before it charges again.
+@dataclass(frozen=True, slots=True)
+class _AheadValues:
+    """Per slot, what the plan does in the slots after it, as dispatch weighs it."""
 
-    `ahead` is (charge W, discharge W, grid W, import price, export price) per later slot. A
-    slot that exports while discharging earns the export price for it, one that covers load
-    saves the import price.
-    """
-    values = []
-    for charge_w, discharge_w, grid_w, import_price, export_price in ahead:
-        if charge_w > 0:
-            break
-        if discharge_w > 0:
-            values.append(export_price if grid_w < -EXPORT_MARGIN_W else import_price)
-    return min(values, default=None)
+    # The highest import price at which the plan discharges later (0: it does not).
+    hold_value: tuple[float, ...]
+    # The lowest import price later (the slot's own for the last slot).
+    lowest_import: tuple[float, ...]
+    # The lowest price at which the plan uses stored energy later, before it charges again: the
+    # export price where it exports while discharging, the import price where it covers load.
+    stored_value: tuple[float | None, ...]
+
+
+def _ahead_values(plan: Plan, horizon: PriceHorizon) -> _AheadValues:
+    """The values of `_AheadValues`, in one pass from the plan's end."""
+    count = len(plan.slots)
+    hold_value: list[float] = [0.0] * count
+    lowest_import: list[float] = [0.0] * count
+    stored_value: list[float | None] = [None] * count
+    highest_discharging: float | None = None
+    lowest: float | None = None
+    cheapest_use: float | None = None
+    for index in range(count - 1, -1, -1):
+        import_price = horizon.import_eur_per_kwh[index]
+        hold_value[index] = 0.0 if highest_discharging is None else highest_discharging
+        lowest_import[index] = import_price if lowest is None else lowest
+        stored_value[index] = cheapest_use
+        slot = plan.slots[index]
+        lowest = import_price if lowest is None else min(lowest, import_price)
+        if slot.discharge_w > 0 and (
+            highest_discharging is None or import_price > highest_discharging
+        ):
+            highest_discharging = import_price
+        if slot.charge_w > 0:
+            # Energy stored before this slot is not what a later use of the battery takes.
+            cheapest_use = None
+        elif slot.discharge_w > 0:
+            exporting = slot.grid_w < -EXPORT_MARGIN_W
+            value = horizon.export_eur_per_kwh[index] if exporting else import_price
+            cheapest_use = value if cheapest_use is None else min(cheapest_use, value)
+    return _AheadValues(tuple(hold_value), tuple(lowest_import), tuple(stored_value))
 
 
 def _fill_value(

@@ -255,8 +255,10 @@ def decide(measurements: Measurements, config: ShaverConfig, state: ShaverState)
 
     # The house's own grid power, without the battery's.
     house_w = readings.grid_w - readings.battery_w
+    allowed_w = allowed_import_w(limit_w, imported_wh, now)
     target_w = target_import_w(
         house_w,
+        allowed_w=allowed_w,
         limit_w=limit_w,
         imported_wh=imported_wh,
         now=now,
@@ -310,7 +312,7 @@ def decide(measurements: Measurements, config: ShaverConfig, state: ShaverState)
         send,
         new_state,
         limit_w,
-        allowed_import_w(limit_w, imported_wh, now),
+        allowed_w,
         limit.reason,
     )
 

@@ -32,6 +32,7 @@ def allowed_import_w(limit_w: float, imported_wh: float, now: datetime) -> float
 def target_import_w(
     house_w: float,
     *,
+    allowed_w: float,
     limit_w: float,
     imported_wh: float,
     now: datetime,
@@ -45,10 +46,9 @@ def target_import_w(
     budget, the quarter breaks. So while the quarter has time for it, the rest of the quarter
     aims at what leaves the kettle its import: (budget - kettle's import) / (time - kettle's).
     This only moves the battery's energy within the quarter: without a kettle, the budget kept
-    back is imported at the end instead. `kettle_w` 0 (or a battery that cannot discharge):
-    the budget as it is.
+    back is imported at the end instead. `allowed_w` is `allowed_import_w` for the same
+    quarter; `kettle_w` 0: the budget as it is.
     """
-    allowed_w = allowed_import_w(limit_w, imported_wh, now)
     kettle_import_w = house_w + kettle_w - max_discharge_w
     if kettle_w <= 0 or kettle_import_w <= allowed_w:
         # The budget left covers a kettle from now to the end of the quarter.
