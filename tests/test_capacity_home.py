@@ -243,3 +243,35 @@ async def test_a_kettle_late_in_a_shaved_quarter_still_fits_the_budget(
     while sim.model.now().minute < quarter_start_minute + 14 or sim.model.now().second < 55:
         await poll(hass, entry, sim_clock, freezer)
     assert 2300 < sim.model.quarter_peak_w <= 2500
+
+
+async def test_a_house_hovering_at_the_limit_during_a_grid_charge_spends_no_reversals(
+    hass: HomeAssistant,
+    *,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A negative price: the plan charges from the grid at full power. A heat pump steps the
+    # house between 3880 and 4020 W every 20 s at a 4 kW limit; stopping the charge is all the
+    # budget needs. Seen in closed loop: 50 W charge <-> 50 W discharge until the day's 8
+    # reversals were gone, and the evening's export could not start.
+    sim: Simulator = running_simulator.simulator
+    freezer.move_to(SIM_START + timedelta(seconds=1))
+    monkeypatch.setattr(
+        model, "house_load_w", lambda tick, hour: 4020.0 if (tick // 20) % 2 else 3880.0
+    )
+    hass.states.async_set(PRICE_ENTITY, "-2", entsoe_attributes(price=negative_night))
+    entry = mock_config_entry
+    await setup_entry(hass, entry, **{CONF_PRICE_ENTITY: PRICE_ENTITY, CONF_MAX_GRID_PEAK_W: 4000})
+    await switch(hass, SWITCH, True)
+    optimiser = entry.runtime_data.optimiser
+    await poll(hass, entry, sim_clock, freezer, times=360)  # half an hour
+    assert optimiser.enabled
+    decision = optimiser.last_decision
+    assert decision is not None
+    assert decision.state.direction_changes <= 1
+    assert 0 < sim.model.month_peak_w <= 4000  # every completed quarter
