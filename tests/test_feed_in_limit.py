@@ -13,12 +13,14 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ems.const import CONF_PRICE_ENTITY
 from custom_components.ems.control_store import feed_in_limit_storage_key
 from custom_components.ems.optimiser.feed_in import FeedInLimitState
+from custom_components.ems.optimiser.price_slots import quarter_start
 from ems_simulator import DeviceSettings, Simulator
 
 from .conftest import SIM_START, FakeClock
@@ -452,3 +454,22 @@ async def test_removing_the_entry_gives_the_limit_back_and_deletes_the_record(
     await hass.async_block_till_done()
     assert limit_writes(sim) == [50, USER_LIMIT_W]
     assert feed_in_limit_storage_key(entry.entry_id) not in hass_storage
+
+
+async def test_pv_held_back_by_the_limit_is_no_measure_of_the_pv_forecast(
+    hass: HomeAssistant,
+    *,
+    entry: MockConfigEntry,
+    sim: Simulator,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The PV measured while the limit holds it back would tell the forecast the sun was weak."""
+    await lowered(hass, entry, sim_clock, freezer, sim)
+    log = entry.runtime_data.optimiser._inputs.tracker.log
+    assert log is not None
+    held = quarter_start(dt_util.utcnow())
+    assert log.as_dict()["quarters"][held.isoformat()]["pv_held_back"] is True
+    later = held + timedelta(minutes=15)
+    assert held not in log.recent_pv_w(later, lookback=timedelta(hours=1))
+    assert held in log.recent_load_w(later, includes_pv=True, lookback=timedelta(hours=1))

@@ -17,7 +17,12 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.ems.const import CONF_PRICE_ENTITY, CONF_PV_FORECAST_ENTITY, DOMAIN
+from custom_components.ems.const import (
+    CONF_PRICE_ENTITY,
+    CONF_PV_FORECAST_ENTITY,
+    CONF_PV_POWER_ENTITIES,
+    DOMAIN,
+)
 from custom_components.ems.optimiser.forecast import (
     ForecastStatus,
     find_load_sources,
@@ -228,6 +233,38 @@ async def test_load_estimate_from_statistics(
     args = recorder_statistics.call_args.args
     assert args[4:] == ("5minute", {"power": "W"}, {"mean"})
     assert len(args[3]) == 4  # grid, battery, PV1, PV2
+
+
+@pytest.mark.parametrize(("pv_forecast", "expected_w"), [(True, 1150.0), (False, 750.0)])
+async def test_pv_on_an_inverter_of_its_own_is_added_back_to_the_recorded_load(
+    hass: HomeAssistant,
+    *,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    recorder_statistics: MagicMock,
+    pv_forecast: bool,
+    expected_w: float,
+) -> None:
+    """The grid saw 750 W while an AC-coupled inverter gave 400 W: the house used 1150 W.
+
+    With a PV forecast the plan subtracts that inverter's PV itself, so the load must be the
+    gross 1150 W (750 W would count the PV twice); without one the net 750 W is the load.
+    """
+    inverter = "sensor.inverter_power"
+
+    def answer(hass: HomeAssistant, start: datetime, end: datetime, ids: set[str], *_: Any) -> Any:
+        assert inverter in ids
+        grid = next(statistic_id for statistic_id in ids if statistic_id.endswith("grid_power"))
+        moment = SIM_START - timedelta(days=1)
+        return {grid: rows({moment: 750.0}), inverter: rows({moment: 400.0})}
+
+    recorder_statistics.side_effect = answer
+    hass.states.async_set("sensor.solar", "1", {"watts": {SIM_START.isoformat(): 100}})
+    options: dict[str, Any] = {CONF_PV_POWER_ENTITIES: [inverter]}
+    if pv_forecast:
+        options[CONF_PV_FORECAST_ENTITY] = "sensor.solar"
+    load = await plan_load(hass, mock_config_entry, **options)
+    assert set(load.values_w) == {expected_w}
 
 
 async def test_the_plan_keeps_a_peak_reserve_from_the_recorded_days(

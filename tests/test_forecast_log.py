@@ -12,9 +12,13 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.ems.const import CONF_PRICE_ENTITY, CONF_PV_FORECAST_ENTITY
+from custom_components.ems.const import (
+    CONF_PRICE_ENTITY,
+    CONF_PV_FORECAST_ENTITY,
+    CONF_PV_POWER_ENTITIES,
+)
 from custom_components.ems.optimiser.forecast_log import ForecastLog, QuarterRecord, Series
-from custom_components.ems.optimiser.forecast_tracker import forecast_log_key
+from custom_components.ems.optimiser.forecast_tracker import forecast_log_key, sensor_power_w
 
 from .conftest import SIM_START, FakeClock
 from .optimiser_helpers import (
@@ -57,6 +61,18 @@ def test_a_gross_load_forecast_is_measured_with_the_pv_added() -> None:
     log.add_sample(SIM_START, net_load_w=200, pv_w=600)
     assert log.mean_absolute_error_w(Series.LOAD, SIM_START + QUARTER) == pytest.approx(100)
     assert log.mean_absolute_error_w(Series.PV, SIM_START + QUARTER) == pytest.approx(100)
+
+
+def test_pv_held_back_by_the_feed_in_limit_is_no_pv_measurement() -> None:
+    log = ForecastLog()
+    log.note_forecast(SIM_START, load_w=500.0, pv_w=2000.0, load_includes_pv=True)
+    log.add_sample(SIM_START, net_load_w=-100.0, pv_w=600.0)
+    log.note_pv_held_back(SIM_START + timedelta(minutes=3))
+    later = SIM_START + QUARTER
+    assert log.mean_absolute_error_w(Series.PV, later) is None
+    assert log.recent_pv_w(later, lookback=timedelta(hours=1)) == {}
+    # The load is still the net load plus the PV that was produced.
+    assert log.mean_absolute_error_w(Series.LOAD, later) == 0.0
 
 
 def test_a_quarter_measured_without_a_forecast_has_no_error() -> None:
@@ -223,3 +239,105 @@ async def test_the_log_is_saved_at_unload_read_at_setup_and_deleted_with_the_ent
     await hass.config_entries.async_remove(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     assert key not in hass_storage
+
+
+@pytest.mark.parametrize(
+    ("state", "attributes", "expected_w"),
+    [
+        ("1.2", {"unit_of_measurement": "kW"}, 1200.0),
+        ("480", {"unit_of_measurement": "W"}, 480.0),
+        ("480", {}, 480.0),  # no unit: W, as the option's description says
+        ("unavailable", {"unit_of_measurement": "W"}, 0.0),  # an inverter asleep at night
+        ("-3", {"unit_of_measurement": "W"}, 0.0),  # a night-time self-consumption reading
+        ("5", {"unit_of_measurement": "kWh"}, 0.0),  # energy, not power
+        ("5", {"unit_of_measurement": ["W"]}, 0.0),
+        ("nan", {"unit_of_measurement": "W"}, 0.0),
+        ("1e9", {"unit_of_measurement": "W"}, 0.0),  # beyond any house
+        (None, {}, 0.0),  # the entity does not exist
+    ],
+)
+async def test_a_pv_power_sensor_is_read_in_watts_and_nothing_readable_is_no_pv(
+    hass: HomeAssistant, state: str | None, attributes: dict[str, Any], expected_w: float
+) -> None:
+    if state is not None:
+        hass.states.async_set("sensor.inverter_power", state, attributes)
+    assert sensor_power_w(hass, "sensor.inverter_power") == expected_w
+
+
+async def test_pv_on_an_inverter_of_its_own_is_measured_with_the_load_and_pv(
+    hass: HomeAssistant,
+    *,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    recorder_statistics: None,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """An AC-coupled inverter's 1.5 kW counts in the measured PV and the gross load."""
+    hass.states.async_set("sensor.inverter_power", "1.5", {"unit_of_measurement": "kW"})
+    await setup_entry(
+        hass, mock_config_entry, **{CONF_PV_POWER_ENTITIES: ["sensor.inverter_power"]}
+    )
+    coordinator = mock_config_entry.runtime_data.coordinator
+    dc_pv: list[float] = []
+
+    def measure() -> None:
+        battery = coordinator.data.battery
+        assert battery is not None
+        dc_pv.append((battery.pv1_power_w or 0) + (battery.pv2_power_w or 0))
+
+    coordinator.async_add_listener(measure)
+    await poll(hass, mock_config_entry, sim_clock, freezer, times=4, seconds=60)
+    tracker = mock_config_entry.runtime_data.optimiser._inputs.tracker
+    assert tracker.log is not None
+    record = tracker.log.as_dict()["quarters"][SIM_START.isoformat()]
+    assert record["samples"] == len(dc_pv) >= 4
+    assert record["pv_sum_w"] == pytest.approx(sum(dc_pv) + 1500 * len(dc_pv))
+
+
+async def test_the_next_plan_scales_the_pv_forecast_by_the_pv_measured_against_it(
+    hass: HomeAssistant,
+    *,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    recorder_statistics: None,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The Indevolt's PV and an inverter of its own give less than the 4 kW forecast: the next
+    plan expects that much less now, and less so later."""
+    hass.states.async_set(PRICE_ENTITY, "0.05", entsoe_attributes())
+    hass.states.async_set("sensor.inverter_power", "1000", {"unit_of_measurement": "W"})
+    forecast = {"watts": {(SIM_START + index * QUARTER).isoformat(): 4000 for index in range(8)}}
+    hass.states.async_set("sensor.solar", "1", forecast)
+    await setup_entry(
+        hass,
+        mock_config_entry,
+        **{
+            CONF_PRICE_ENTITY: PRICE_ENTITY,
+            CONF_PV_FORECAST_ENTITY: "sensor.solar",
+            CONF_PV_POWER_ENTITIES: ["sensor.inverter_power"],
+        },
+    )
+    await switch(hass, SWITCH, True)
+    optimiser = mock_config_entry.runtime_data.optimiser
+    assert optimiser.active_plan is not None
+    assert optimiser.active_plan.pv.values_w[0] == 4000.0  # nothing measured yet
+    await poll(hass, mock_config_entry, sim_clock, freezer, times=4, seconds=60)
+    tracker = optimiser._inputs.tracker
+    assert tracker.log is not None
+    record = tracker.log.as_dict()["quarters"][SIM_START.isoformat()]
+    measured_w = record["pv_sum_w"] / record["samples"]  # the simulator's DC PV and the 1 kW
+    assert 2000 < measured_w < 3500
+    # One quarter measured against the forecast's credit of 4000 W-quarters.
+    ratio = (measured_w + 4000) / (4000 + 4000)
+    freezer.move_to(SIM_START + QUARTER + timedelta(seconds=1))
+    async_fire_time_changed(hass, SIM_START + QUARTER)
+    await hass.async_block_till_done()
+    active = optimiser.active_plan
+    assert active is not None
+    assert active.start == SIM_START + QUARTER
+    assert active.pv.values_w[0] == pytest.approx(4000 * ratio)
+    assert active.pv.values_w[0] < active.pv.values_w[4] < 4000  # fading over the next hours
+    source = hass.states.get(PLAN_SENSOR).attributes["pv_forecast_source"]  # type: ignore[union-attr]
+    assert source == f"sensor.solar, scaled by {ratio:.2f} as measured in the last 3 hours"

@@ -44,6 +44,7 @@ PURE_MODULES = (
     "optimiser/peak_shaver.py",
     "optimiser/price_slots.py",
     "optimiser/prices.py",
+    "optimiser/pv_correction.py",
     "optimiser/quarter_budget.py",
     "optimiser/readings.py",
     "optimiser/savings.py",

@@ -25,6 +25,7 @@ from custom_components.ems.const import (
     CONF_PRICE_ENTITY,
     CONF_PV_FORECAST_EXTRA_ENTITIES,
     CONF_PV_FORECAST_FROM_ENERGY,
+    CONF_PV_POWER_ENTITIES,
     CONF_REQUEST_METHOD,
     DEFAULT_OPTIONS,
 )
@@ -111,6 +112,7 @@ def test_numbers_are_normalised() -> None:
             CONF_PV_FORECAST_EXTRA_ENTITIES,
             "invalid_entity_id",
         ),
+        ({CONF_PV_POWER_ENTITIES: ["sensor.a", 7]}, CONF_PV_POWER_ENTITIES, "invalid_entity_id"),
     ],
 )
 def test_invalid_options(changes: dict[str, object], field: str, error: str) -> None:
@@ -125,11 +127,13 @@ def test_the_tariff_and_forecast_options_are_normalised() -> None:
             CONF_NET_METERING_UNTIL: "2027-01-01",
             CONF_PV_FORECAST_EXTRA_ENTITIES: ("sensor.solcast_tomorrow",),
             CONF_CAPACITY_TARIFF: 53,
+            CONF_PV_POWER_ENTITIES: ("sensor.inverter_power",),
         }
     )
     assert options[CONF_NET_METERING_UNTIL] == "2027-01-01"
     assert options[CONF_PV_FORECAST_EXTRA_ENTITIES] == ["sensor.solcast_tomorrow"]
     assert options[CONF_CAPACITY_TARIFF] == 53.0
+    assert options[CONF_PV_POWER_ENTITIES] == ["sensor.inverter_power"]
     cleared = validate_options({CONF_NET_METERING_UNTIL: "", CONF_PV_FORECAST_EXTRA_ENTITIES: None})
     assert cleared[CONF_NET_METERING_UNTIL] is None
     assert cleared[CONF_PV_FORECAST_EXTRA_ENTITIES] == []

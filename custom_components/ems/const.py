@@ -52,6 +52,9 @@ CONF_EXPORT_USES_EFFECTIVE_PRICE: Final = "export_uses_effective_price"
 # solar forecasts of the Energy dashboard (Forecast.Solar and other energy platforms).
 CONF_PV_FORECAST_EXTRA_ENTITIES: Final = "pv_forecast_extra_entity_ids"
 CONF_PV_FORECAST_FROM_ENERGY: Final = "pv_forecast_from_energy_dashboard"
+# Power sensors of PV the Indevolt does not measure (an inverter of its own, AC-coupled): added
+# back to the measured load like the Indevolt's PV inputs, so its forecast is not counted twice.
+CONF_PV_POWER_ENTITIES: Final = "pv_power_entity_ids"
 # Tariffs of 2026-2027 (docs/prices.md): the end of net metering in the Netherlands and the
 # Belgian capacity charge.
 CONF_NET_METERING_UNTIL: Final = "net_metering_until"
@@ -86,6 +89,7 @@ DEFAULT_OPTIONS: Final[dict[str, object]] = {
     CONF_EXPORT_USES_EFFECTIVE_PRICE: False,
     CONF_PV_FORECAST_EXTRA_ENTITIES: [],
     CONF_PV_FORECAST_FROM_ENERGY: False,
+    CONF_PV_POWER_ENTITIES: [],
     CONF_NET_METERING_UNTIL: None,
     CONF_EXPORT_SHARE_PERCENT: 100.0,
     CONF_FEED_IN_COST: 0.0,

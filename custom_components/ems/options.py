@@ -54,6 +54,7 @@ from .const import (
     CONF_PV_FORECAST_ENTITY,
     CONF_PV_FORECAST_EXTRA_ENTITIES,
     CONF_PV_FORECAST_FROM_ENERGY,
+    CONF_PV_POWER_ENTITIES,
     CONF_REQUEST_METHOD,
     CONF_ROUND_TRIP_EFFICIENCY,
     CONF_VAT_PERCENT,
@@ -102,6 +103,7 @@ NUMBER_OPTIONS: Final[dict[str, NumberOption]] = {
 }
 # Optional entities the optimiser reads (None when not configured).
 ENTITY_OPTIONS: Final = (CONF_PRICE_ENTITY, CONF_EXPORT_PRICE_ENTITY, CONF_PV_FORECAST_ENTITY)
+ENTITY_LIST_OPTIONS: Final = (CONF_PV_FORECAST_EXTRA_ENTITIES, CONF_PV_POWER_ENTITIES)
 BOOLEAN_OPTIONS: Final = (
     CONF_INVERT_BATTERY_POWER,
     CONF_PRICES_INCLUDE_TAXES,
@@ -138,6 +140,7 @@ SECTIONS: Final[dict[str, tuple[str, ...]]] = {
         CONF_PV_FORECAST_ENTITY,
         CONF_PV_FORECAST_EXTRA_ENTITIES,
         CONF_PV_FORECAST_FROM_ENERGY,
+        CONF_PV_POWER_ENTITIES,
     ),
 }
 # Optional options a form leaves out of its input when they are cleared.
@@ -193,12 +196,13 @@ def validate_options(options: Mapping[str, Any]) -> dict[str, Any]:
         ):
             raise OptionsValidationError(key, "invalid_entity_id")
         result[key] = entity_id
-    extra = result[CONF_PV_FORECAST_EXTRA_ENTITIES] or []
-    if not isinstance(extra, list | tuple) or not all(
-        isinstance(entity_id, str) and valid_entity_id(entity_id) for entity_id in extra
-    ):
-        raise OptionsValidationError(CONF_PV_FORECAST_EXTRA_ENTITIES, "invalid_entity_id")
-    result[CONF_PV_FORECAST_EXTRA_ENTITIES] = list(extra)
+    for key in ENTITY_LIST_OPTIONS:
+        entity_ids = result[key] or []
+        if not isinstance(entity_ids, list | tuple) or not all(
+            isinstance(entity_id, str) and valid_entity_id(entity_id) for entity_id in entity_ids
+        ):
+            raise OptionsValidationError(key, "invalid_entity_id")
+        result[key] = list(entity_ids)
     until = result[CONF_NET_METERING_UNTIL] or None
     if until is not None and (not isinstance(until, str) or dt_util.parse_date(until) is None):
         raise OptionsValidationError(CONF_NET_METERING_UNTIL, "invalid_date")
@@ -276,6 +280,9 @@ def _option_fields() -> dict[str, object]:
         fields[key] = OptionalEntitySelector(EntitySelectorConfig(domain="sensor"))
     fields[CONF_PV_FORECAST_EXTRA_ENTITIES] = EntitySelector(
         EntitySelectorConfig(domain="sensor", multiple=True)
+    )
+    fields[CONF_PV_POWER_ENTITIES] = EntitySelector(
+        EntitySelectorConfig(domain="sensor", device_class="power", multiple=True)
     )
     fields[CONF_NET_METERING_UNTIL] = DateSelector()
     for key in BOOLEAN_OPTIONS:

@@ -178,9 +178,15 @@ def pv_forecast_w(
 
 
 def find_load_sources(
-    hass: HomeAssistant, p1_serial: str, battery_serial: str
+    hass: HomeAssistant,
+    p1_serial: str,
+    battery_serial: str,
+    other_pv_power: Sequence[str] = (),
 ) -> LoadSources | None:
-    """The entity ids of this entry's grid, battery and PV power sensors; None without grid."""
+    """The entity ids of this entry's grid, battery and PV power sensors; None without grid.
+
+    `other_pv_power`: the configured power sensors of PV the Indevolt does not measure.
+    """
     registry = er.async_get(hass)
 
     def entity_id(unique_id: str) -> str | None:
@@ -194,6 +200,7 @@ def find_load_sources(
         for register in (1664, 1665)
         if (found := entity_id(f"{battery_serial}_{register}")) is not None
     )
+    pv += tuple(entity for entity in other_pv_power if entity not in pv)
     return LoadSources(grid, entity_id(f"{battery_serial}_battery_power"), pv)
 
 

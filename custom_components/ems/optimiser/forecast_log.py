@@ -37,6 +37,8 @@ class QuarterRecord:
     net_load_sum_w: float = 0.0
     pv_sum_w: float = 0.0
     samples: int = 0
+    # The feed-in limit held the Indevolt's PV back: its measured PV is not what the sun gave.
+    pv_held_back: bool = False
 
     def actual_w(self, series: Series) -> float | None:
         """The measured mean of `series`, in the load forecast's own terms; None unmeasured."""
@@ -44,7 +46,7 @@ class QuarterRecord:
             return None
         pv_w = self.pv_sum_w / self.samples
         if series is Series.PV:
-            return pv_w
+            return None if self.pv_held_back else pv_w
         return self.net_load_sum_w / self.samples + (pv_w if self.load_includes_pv else 0.0)
 
     def forecast_w(self, series: Series) -> float | None:
@@ -85,6 +87,10 @@ class ForecastLog:
             self._prune(now)
         return is_new
 
+    def note_pv_held_back(self, now: datetime) -> None:
+        """The feed-in limit holds PV back during the quarter of `now` (its PV is no measure)."""
+        self._records.setdefault(quarter_start(now), QuarterRecord()).pv_held_back = True
+
     def mean_absolute_error_w(self, series: Series, now: datetime) -> float | None:
         """Mean |forecast - measured| per finished quarter of the last 7 days; None without."""
         current = quarter_start(now)
@@ -108,6 +114,16 @@ class ForecastLog:
                 pv_w = record.pv_sum_w / record.samples if includes_pv else 0.0
                 recent[start] = record.net_load_sum_w / record.samples + pv_w
         return recent
+
+    def recent_pv_w(self, now: datetime, *, lookback: timedelta) -> dict[datetime, float]:
+        """The measured PV of the finished quarters within `lookback`, by quarter start."""
+        current = quarter_start(now)
+        return {
+            start: pv_w
+            for start, record in self._records.items()
+            if current - lookback <= start < current
+            and (pv_w := record.actual_w(Series.PV)) is not None
+        }
 
     def _prune(self, now: datetime) -> None:
         oldest = quarter_start(now) - KEPT

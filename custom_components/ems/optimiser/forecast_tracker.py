@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any, Final
 
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, UnitOfPower
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
+from homeassistant.util.unit_conversion import PowerConverter
 
-from ..const import CONF_INVERT_BATTERY_POWER, DOMAIN
+from ..const import CONF_INVERT_BATTERY_POWER, CONF_PV_POWER_ENTITIES, DOMAIN
 from ..coordinator import EmsCoordinator
 from ..options import entry_options
 from .forecast_log import ForecastLog
@@ -25,6 +28,7 @@ class ForecastTracker:
 
     def __init__(self, hass: HomeAssistant, coordinator: EmsCoordinator) -> None:
         """Nothing is read or measured until `async_start`."""
+        self._hass = hass
         self._coordinator = coordinator
         self._store = _store(hass, coordinator.config_entry.entry_id)
         self.log: ForecastLog | None = None
@@ -61,16 +65,39 @@ class ForecastTracker:
         charge_w = usable_power_w(battery.battery_power_w)  # + = charging, as sent
         if grid_w is None or charge_w is None:
             return
-        if entry_options(coordinator.config_entry)[CONF_INVERT_BATTERY_POWER]:
+        options = entry_options(coordinator.config_entry)
+        if options[CONF_INVERT_BATTERY_POWER]:
             charge_w = -charge_w
         pv_w = sum(
             value
             for value in (usable_power_w(battery.pv1_power_w), usable_power_w(battery.pv2_power_w))
             if value is not None
         )
+        pv_w += sum(
+            sensor_power_w(self._hass, entity_id) for entity_id in options[CONF_PV_POWER_ENTITIES]
+        )
         # What the house used apart from its PV: the grid's import plus the battery's discharge.
         if self.log.add_sample(dt_util.utcnow(), net_load_w=grid_w - charge_w, pv_w=pv_w):
             self._store.async_delay_save(self.log.as_dict, SAVE_DELAY_S)
+
+
+def sensor_power_w(hass: HomeAssistant, entity_id: str) -> float:
+    """A PV power sensor's state in W, 0 when it has none that can be read.
+
+    Many inverters report nothing at night (unavailable): that is no PV, as is a state that is
+    not a plausible power in a power unit (the load is then measured as without the sensor).
+    """
+    state = hass.states.get(entity_id)
+    if state is None:
+        return 0.0
+    unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT, UnitOfPower.WATT)
+    if not isinstance(unit, str):
+        return 0.0
+    try:
+        value = PowerConverter.convert(float(state.state), unit, UnitOfPower.WATT)
+    except ValueError, HomeAssistantError:
+        return 0.0
+    return max(usable_power_w(value) or 0.0, 0.0)
 
 
 async def async_remove_forecast_log(hass: HomeAssistant, entry_id: str) -> None:

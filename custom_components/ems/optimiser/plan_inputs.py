@@ -26,6 +26,7 @@ from ..const import (
     CONF_PV_FORECAST_ENTITY,
     CONF_PV_FORECAST_EXTRA_ENTITIES,
     CONF_PV_FORECAST_FROM_ENERGY,
+    CONF_PV_POWER_ENTITIES,
     CONF_VAT_PERCENT,
 )
 from ..coordinator import EmsCoordinator
@@ -50,11 +51,14 @@ from .load_profile import (
 from .peak_reserve import peak_reserve_wh
 from .price_slots import PriceSlot, effective_import_prices, is_stale
 from .price_source import PriceEntityReader, PriceReading, PriceStatus
+from .pv_correction import corrected_pv_w, pv_ratio
 from .tariffs import effective_export_prices
 
 LOAD_PROFILE_MAX_AGE: Final = timedelta(hours=1)
 # The measured load of this last stretch corrects the profile (forecast.corrected_load_w).
 CORRECTION_LOOKBACK: Final = timedelta(hours=1)
+# The PV measured in this last stretch scales the PV forecast (pv_correction.py).
+PV_CORRECTION_LOOKBACK: Final = timedelta(hours=3)
 
 
 class OptimiserStatus(StrEnum):
@@ -96,7 +100,8 @@ class PlanInputs:
         self._readers: dict[str, PriceEntityReader] = {}
         self._unsub_prices: CALLBACK_TYPE | None = None
         self._load_profile: LoadProfile | None = None
-        self._load_profile_key: tuple[datetime, bool] | None = None
+        # When the profile was queried, and with what (PV added back, the other PV sensors).
+        self._load_profile_key: tuple[datetime, bool, tuple[str, ...]] | None = None
         self._load_detail = ""
         self.tracker = ForecastTracker(hass, coordinator)
 
@@ -179,9 +184,12 @@ class PlanInputs:
         now = dt_util.utcnow()
         log = await self.tracker.async_load()
         pv = await self._async_pv_forecast(options, starts)
-        pv = replace(pv, error_w=log.mean_absolute_error_w(Series.PV, now))
         add_pv = pv.status is ForecastStatus.OK
-        load = await self._async_load_forecast(starts, add_pv=add_pv, now=now)
+        if add_pv:
+            pv = await self._async_corrected_pv(pv, options, starts, now)
+        pv = replace(pv, error_w=log.mean_absolute_error_w(Series.PV, now))
+        other_pv = tuple(options[CONF_PV_POWER_ENTITIES])
+        load = await self._async_load_forecast(starts, add_pv=add_pv, other_pv=other_pv, now=now)
         load = replace(load, error_w=log.mean_absolute_error_w(Series.LOAD, now))
         if starts:
             log.note_forecast(
@@ -221,14 +229,38 @@ class PlanInputs:
         forecast = pv_forecast_w(attribute_sets, starts, dt_util.get_default_time_zone())
         return replace(forecast, source=" + ".join(names))
 
+    async def _async_corrected_pv(
+        self, pv: Forecast, options: Mapping[str, Any], starts: list[datetime], now: datetime
+    ) -> Forecast:
+        """The PV forecast scaled by how the last hour's measured PV compared with it."""
+        log = await self.tracker.async_load()
+        measured = log.recent_pv_w(now, lookback=PV_CORRECTION_LOOKBACK)
+        if not measured:
+            return pv
+        recent_starts = sorted(measured)
+        published = await self._async_pv_forecast(options, recent_starts)
+        ratio = pv_ratio(
+            [
+                (forecast_w, measured[start])
+                for start, forecast_w in zip(recent_starts, published.values_w, strict=True)
+            ]
+        )
+        if ratio is None or round(ratio, 2) == 1:
+            return pv
+        values = corrected_pv_w(pv.values_w, starts, now=now, ratio=ratio)
+        source = f"{pv.source}, scaled by {ratio:.2f} as measured in the last 3 hours"
+        return replace(pv, values_w=values, source=source)
+
     async def _async_load_forecast(
-        self, starts: list[datetime], *, add_pv: bool, now: datetime
+        self, starts: list[datetime], *, add_pv: bool, other_pv: tuple[str, ...], now: datetime
     ) -> Forecast:
         """The load per slot from the recorder's last 7 days, corrected by the last hour."""
         key = self._load_profile_key
-        if key is None or key[1] != add_pv or now - key[0] > LOAD_PROFILE_MAX_AGE:
-            self._load_profile_key = (now, add_pv)
-            self._load_profile, self._load_detail = await self._async_query_load(now, add_pv)
+        if key is None or key[1:] != (add_pv, other_pv) or now - key[0] > LOAD_PROFILE_MAX_AGE:
+            self._load_profile_key = (now, add_pv, other_pv)
+            self._load_profile, self._load_detail = await self._async_query_load(
+                now, add_pv, other_pv
+            )
         profile = self._load_profile
         if profile is None:
             return zeros(len(starts), ForecastStatus.NO_DATA, self._load_detail)
@@ -276,12 +308,14 @@ class PlanInputs:
         return tuple(values)
 
     async def _async_query_load(
-        self, now: datetime, add_pv: bool
+        self, now: datetime, add_pv: bool, other_pv: tuple[str, ...]
     ) -> tuple[LoadProfile | None, str]:
         if "recorder" not in self._hass.config.components:
             return None, "the recorder is not running"
         coordinator = self._coordinator
-        sources = find_load_sources(self._hass, coordinator.p1_serial, coordinator.battery_serial)
+        sources = find_load_sources(
+            self._hass, coordinator.p1_serial, coordinator.battery_serial, other_pv
+        )
         if sources is None:
             return None, "the grid power sensor is not registered"
         try:

@@ -1,0 +1,55 @@
+"""The PV forecast corrected within the day by how far the last hours' PV was from it. Pure.
+
+A forecast that missed the last hours' PV by a factor (haze or fog where sun was forecast, a
+clear sky after a cloudy forecast) tends to miss the next hours by much the same factor: the
+ratio of the measured PV of the last finished quarters to what the forecast (as published,
+uncorrected) said for them scales the forecast, fully in the current quarter and fading over
+the next hours. Passing clouds are not worth following: the ratio is taken over three hours,
+and the forecast keeps a credit that only a lot of measured PV outweighs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+import math
+from typing import Final
+
+# How fast the correction fades: a day's haze or fog lasts hours, a passing cloud does not count
+# much in three hours' ratio.
+CORRECTION_DECAY: Final = timedelta(hours=3)
+# The forecast's own credit, as if it had been right for this much PV already (the sum of
+# quarter means, 4000 W-quarters: 1 kWh): a dull hour at dawn or one passing cloud moves the
+# ratio little, a morning of haze moves it most of the way.
+FORECAST_CREDIT_W: Final = 4000.0
+# However sunny the last hours, the forecast is at most doubled.
+MAX_RATIO: Final = 2.0
+
+
+def pv_ratio(recent: Sequence[tuple[float, float]]) -> float | None:
+    """Measured over forecast PV of recent quarters ((forecast_w, measured_w) each).
+
+    Both sums get the forecast's credit; None without recent quarters.
+    """
+    if not recent:
+        return None
+    forecast_w = math.fsum(forecast for forecast, _ in recent) + FORECAST_CREDIT_W
+    measured_w = math.fsum(measured for _, measured in recent) + FORECAST_CREDIT_W
+    return min(measured_w / forecast_w, MAX_RATIO)
+
+
+def corrected_pv_w(
+    forecast_w: Sequence[float],
+    slot_starts: Sequence[datetime],
+    *,
+    now: datetime,
+    ratio: float | None,
+) -> tuple[float, ...]:
+    """The forecast scaled by `ratio`, fully in the current quarter, fading over the next hours."""
+    if ratio is None:
+        return tuple(forecast_w)
+    corrected = []
+    for value_w, start in zip(forecast_w, slot_starts, strict=True):
+        weight = math.exp(-(max(start - now, timedelta(0)) / CORRECTION_DECAY))
+        corrected.append(value_w * (1 + (ratio - 1) * weight))
+    return tuple(corrected)
