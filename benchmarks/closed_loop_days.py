@@ -4,7 +4,7 @@ Prices are bare day-ahead prices per local hour (EUR/kWh, as ENTSO-E publishes t
 options turn them into what the household pays (markup, energy tax, VAT) and gets for export
 (the bare price: no net metering, as in the Netherlands from 2027 and in Belgium today).
 
-Four days are synthetic: the house model is seeded and documented in `ems_simulator/house.py`.
+Five days are synthetic: the house model is seeded and documented in `ems_simulator/house.py`.
 One is measured: a household's load per minute from the UCI Machine Learning Repository
 (`data/uci_household_2007-02.csv`, CC BY 4.0; two February days of a house in Sceaux, France,
 without PV), the first day serving as the recorder's history of the second.
@@ -249,6 +249,51 @@ NL_SPRING = Day(
     seed=14,
 )
 
+NL_HAZE = Day(
+    name="NL autumn, haze the forecast missed",
+    day=date(2026, 10, 7),
+    time_zone="Europe/Amsterdam",
+    # PV on the Indevolt and on an inverter of its own; 45 % of the light lost to haze all day,
+    # which the forecast (clear sky times the mean clouds) does not know.
+    house=HouseSpec(
+        pv_peak_w=1600.0,
+        ac_pv_peak_w=1500.0,
+        sunrise_h=8.0,
+        sunset_h=19.1,
+        cloudiness=0.2,
+        haze=0.45,
+    ),
+    hourly_price=(
+        0.11,
+        0.10,
+        0.095,
+        0.09,
+        0.095,
+        0.11,
+        0.16,
+        0.24,
+        0.26,
+        0.19,
+        0.13,
+        0.10,
+        0.08,
+        0.07,
+        0.08,
+        0.11,
+        0.15,
+        0.22,
+        0.29,
+        0.31,
+        0.24,
+        0.17,
+        0.13,
+        0.12,
+    ),
+    options=NL_TARIFF,
+    initial_soc_percent=20.0,
+    seed=15,
+)
+
 MEASURED_BE = Day(
     name="Measured house (UCI, 2007-02-02), BE prices, 2.5 kW limit",
     day=date(2007, 2, 2),
@@ -260,7 +305,7 @@ MEASURED_BE = Day(
     measured_load="uci_household_2007-02.csv",
 )
 
-DAYS: tuple[Day, ...] = (NL_SUMMER, NL_WINTER, BE_PEAK, NL_SPRING, MEASURED_BE)
+DAYS: tuple[Day, ...] = (NL_SUMMER, NL_WINTER, BE_PEAK, NL_SPRING, NL_HAZE, MEASURED_BE)
 
 
 def measured_series(path: Path, day: date, tz: ZoneInfo) -> DaySeries | None:

@@ -38,6 +38,7 @@ from custom_components.ems.const import (
     CONF_POLL_INTERVAL,
     CONF_PRICE_ENTITY,
     CONF_PV_FORECAST_ENTITY,
+    CONF_PV_POWER_ENTITIES,
     CONF_REQUEST_METHOD,
     CONF_ROUND_TRIP_EFFICIENCY,
     DEFAULT_OPTIONS,
@@ -60,6 +61,7 @@ CAPACITY_WH = 12_000.0
 ROUND_TRIP_EFFICIENCY = 0.90
 PRICE_ENTITY = "sensor.day_ahead_price"
 PV_FORECAST_ENTITY = "sensor.pv_forecast"
+AC_PV_ENTITY = "sensor.ac_pv_power"
 SWITCH = "switch.indevolt_cms_sf2000_optimiser"
 RESULTS_ENV = "EMS_CLOSED_LOOP_RESULTS"
 SELECTION_ENV = "EMS_CLOSED_LOOP_DAYS"
@@ -241,7 +243,7 @@ async def optimiser_bill(
     profile = load_profile(day)
 
     async def recorder_profile(
-        self: PlanInputs, now: datetime, add_pv: bool
+        self: PlanInputs, now: datetime, add_pv: bool, other_pv: tuple[str, ...]
     ) -> tuple[LoadProfile | None, str]:
         return profile, "7-day mean of the simulated house"
 
@@ -267,6 +269,8 @@ async def optimiser_bill(
                 CONF_ROUND_TRIP_EFFICIENCY: ROUND_TRIP_EFFICIENCY,
                 CONF_PRICE_ENTITY: PRICE_ENTITY,
                 CONF_PV_FORECAST_ENTITY: PV_FORECAST_ENTITY,
+                # The AC-coupled PV's inverter, as its owner would name it for the load.
+                CONF_PV_POWER_ENTITIES: [AC_PV_ENTITY] if day.house.ac_pv_peak_w else [],
             },
         )
         entry.add_to_hass(hass)
@@ -292,6 +296,12 @@ async def optimiser_bill(
                             + _plan_trace(entry.runtime_data.optimiser.active_plan, house.now())
                         )
                         async_fire_time_changed(hass, dt_util.utcnow())
+                    if day.house.ac_pv_peak_w:
+                        hass.states.async_set(
+                            AC_PV_ENTITY,
+                            str(round(series.ac_pv_w[int(clock.now_s) % len(series.ac_pv_w)])),
+                            {"unit_of_measurement": "W", "device_class": "power"},
+                        )
                     simulator.requests.clear()
                     await coordinator.async_refresh()
                     await hass.async_block_till_done()

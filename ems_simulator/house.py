@@ -59,6 +59,8 @@ class HouseSpec:
     sunset_h: float = 21.5
     cloudiness: float = 0.3  # share of daylight under a cloud
     cloud_transmission: tuple[float, float] = (0.25, 0.6)  # what a cloud lets through
+    # Share of the light lost all day to haze or fog that a forecast does not foresee.
+    haze: float = 0.0
 
 
 @dataclass(slots=True)
@@ -93,7 +95,10 @@ def sun(spec: HouseSpec, hour: float) -> float:
 
 
 def expected_pv_w(spec: HouseSpec, hour: float) -> float:
-    """All PV a forecast expects at local `hour`: clear sky times the mean cloud transmission."""
+    """All PV a forecast expects at local `hour`: clear sky times the mean cloud transmission.
+
+    Haze (`HouseSpec.haze`) is what the forecast did not see coming.
+    """
     low, high = spec.cloud_transmission
     mean_transmission = 1 - spec.cloudiness * (1 - (low + high) / 2)
     return (spec.pv_peak_w + spec.ac_pv_peak_w) * sun(spec, hour) * mean_transmission
@@ -138,7 +143,7 @@ def _pv(spec: HouseSpec, rng: random.Random, seconds: int) -> tuple[array[float]
                 target = rng.uniform(*spec.cloud_transmission)
         # Cloud edges take some 20 s to pass.
         transmission += (target - transmission) / 20
-        light = sun(spec, second / 3600) * transmission
+        light = sun(spec, second / 3600) * transmission * (1 - spec.haze)
         pv[second] = spec.pv_peak_w * light
         ac_pv[second] = spec.ac_pv_peak_w * light
     return pv, ac_pv

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
+import pytest
 
-from ems_simulator.house import HouseSpec, PhysicalHouse, day_series
+from ems_simulator.house import HouseSpec, PhysicalHouse, day_series, expected_pv_w
 from ems_simulator.model import MODE_REALTIME
 
 from .conftest import FakeClock
@@ -37,6 +38,19 @@ def test_a_day_is_the_same_for_the_same_seed_and_differs_between_days() -> None:
     assert first.pv_w[13 * 3600] > 0.0
     assert first.ac_pv_w[13 * 3600] > 0.0
     assert max(first.load_w) > 2000.0
+
+
+def test_haze_takes_light_the_forecast_still_expects() -> None:
+    clear = HouseSpec(ac_pv_peak_w=1000.0)
+    hazy = HouseSpec(ac_pv_peak_w=1000.0, haze=0.4)
+    day = date(2026, 6, 20)
+    sunny = day_series(clear, day, AMSTERDAM, seed=1)
+    dull = day_series(hazy, day, AMSTERDAM, seed=1)
+    noon = 13 * 3600
+    assert dull.pv_w[noon] == pytest.approx(sunny.pv_w[noon] * 0.6)
+    assert dull.ac_pv_w[noon] == pytest.approx(sunny.ac_pv_w[noon] * 0.6)
+    assert dull.load_w == sunny.load_w
+    assert expected_pv_w(hazy, 13.0) == expected_pv_w(clear, 13.0)
 
 
 def test_self_consumption_follows_the_house_with_the_ct_lag() -> None:
