@@ -244,8 +244,8 @@ async def optimiser_bill(
 
     async def recorder_profile(
         self: PlanInputs, now: datetime, add_pv: bool, other_pv: tuple[str, ...]
-    ) -> tuple[LoadProfile | None, str]:
-        return profile, "7-day mean of the simulated house"
+    ) -> tuple[LoadProfile | None, str, tuple[str, ...]]:
+        return profile, "7-day mean of the simulated house", ()
 
     async with serve(simulator) as running:
         entry = MockConfigEntry(

@@ -265,6 +265,35 @@ async def test_pv_on_an_inverter_of_its_own_is_added_back_to_the_recorded_load(
         options[CONF_PV_FORECAST_ENTITY] = "sensor.solar"
     load = await plan_load(hass, mock_config_entry, **options)
     assert set(load.values_w) == {expected_w}
+    assert "no statistics of" not in load.source
+
+
+async def test_a_pv_power_sensor_without_statistics_is_named_in_the_load_source(
+    hass: HomeAssistant,
+    *,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    recorder_statistics: MagicMock,
+) -> None:
+    """A power sensor without a state class has no statistics: the load stays net of its PV."""
+
+    def answer(hass: HomeAssistant, start: datetime, end: datetime, ids: set[str], *_: Any) -> Any:
+        grid = next(statistic_id for statistic_id in ids if statistic_id.endswith("grid_power"))
+        return {grid: rows({SIM_START - timedelta(days=1): 750.0})}
+
+    recorder_statistics.side_effect = answer
+    hass.states.async_set("sensor.solar", "1", {"watts": {SIM_START.isoformat(): 100}})
+    load = await plan_load(
+        hass,
+        mock_config_entry,
+        **{
+            CONF_PV_FORECAST_ENTITY: "sensor.solar",
+            CONF_PV_POWER_ENTITIES: ["sensor.inverter_power"],
+        },
+    )
+    assert set(load.values_w) == {750.0}
+    source = hass.states.get(PLAN_SENSOR).attributes["load_forecast_source"]  # type: ignore[union-attr]
+    assert source.endswith("; no statistics of sensor.inverter_power, its PV not added back")
 
 
 async def test_the_plan_keeps_a_peak_reserve_from_the_recorded_days(

@@ -205,9 +205,19 @@ def find_load_sources(
 
 
 async def async_load_profile(
-    hass: HomeAssistant, sources: LoadSources, *, add_pv: bool, now: datetime
-) -> LoadProfile | None:
-    """Query the last 7 days of 5-minute statistics (in the recorder's executor)."""
+    hass: HomeAssistant,
+    sources: LoadSources,
+    *,
+    add_pv: bool,
+    now: datetime,
+    other_pv_power: Sequence[str] = (),
+) -> tuple[LoadProfile | None, tuple[str, ...]]:
+    """Query the last 7 days of 5-minute statistics (in the recorder's executor).
+
+    Also says which of `other_pv_power` (the configured PV power sensors outside the battery)
+    had no statistics (a sensor without a state class has none): with a PV forecast their PV
+    stays in the load as less load.
+    """
     ids = {sources.grid_power, *sources.pv_power}
     if sources.battery_discharge_power is not None:
         ids.add(sources.battery_discharge_power)
@@ -221,7 +231,9 @@ async def async_load_profile(
         {"power": "W"},
         {"mean"},
     )
-    return load_profile_w(rows, sources, add_pv=add_pv, tz=dt_util.get_default_time_zone())
+    missing = tuple(pv for pv in other_pv_power if not rows.get(pv)) if add_pv else ()
+    profile = load_profile_w(rows, sources, add_pv=add_pv, tz=dt_util.get_default_time_zone())
+    return profile, missing
 
 
 async def async_energy_solar_forecasts(

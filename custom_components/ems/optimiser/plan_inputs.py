@@ -103,6 +103,8 @@ class PlanInputs:
         # When the profile was queried, and with what (PV added back, the other PV sensors).
         self._load_profile_key: tuple[datetime, bool, tuple[str, ...]] | None = None
         self._load_detail = ""
+        # Configured PV power sensors outside the battery without statistics (none to add back).
+        self._load_pv_unmeasured: tuple[str, ...] = ()
         self.tracker = ForecastTracker(hass, coordinator)
 
     @property
@@ -258,9 +260,11 @@ class PlanInputs:
         key = self._load_profile_key
         if key is None or key[1:] != (add_pv, other_pv) or now - key[0] > LOAD_PROFILE_MAX_AGE:
             self._load_profile_key = (now, add_pv, other_pv)
-            self._load_profile, self._load_detail = await self._async_query_load(
-                now, add_pv, other_pv
-            )
+            (
+                self._load_profile,
+                self._load_detail,
+                self._load_pv_unmeasured,
+            ) = await self._async_query_load(now, add_pv, other_pv)
         profile = self._load_profile
         if profile is None:
             return zeros(len(starts), ForecastStatus.NO_DATA, self._load_detail)
@@ -273,6 +277,9 @@ class PlanInputs:
         source = "recorder statistics of 7 days, working days and weekends apart"
         if error_w is not None:
             source += f", corrected by {error_w:+.0f} W measured in the last hour"
+        if self._load_pv_unmeasured:
+            unmeasured = ", ".join(self._load_pv_unmeasured)
+            source += f"; no statistics of {unmeasured}, its PV not added back"
         values = corrected_load_w(
             load_forecast_w(profile, starts, tz), starts, now=now, recent_error_w=error_w
         )
@@ -309,22 +316,25 @@ class PlanInputs:
 
     async def _async_query_load(
         self, now: datetime, add_pv: bool, other_pv: tuple[str, ...]
-    ) -> tuple[LoadProfile | None, str]:
+    ) -> tuple[LoadProfile | None, str, tuple[str, ...]]:
+        """The profile, or why there is none; and the PV sensors without statistics."""
         if "recorder" not in self._hass.config.components:
-            return None, "the recorder is not running"
+            return None, "the recorder is not running", ()
         coordinator = self._coordinator
         sources = find_load_sources(
             self._hass, coordinator.p1_serial, coordinator.battery_serial, other_pv
         )
         if sources is None:
-            return None, "the grid power sensor is not registered"
+            return None, "the grid power sensor is not registered", ()
         try:
-            profile = await async_load_profile(self._hass, sources, add_pv=add_pv, now=now)
+            profile, missing = await async_load_profile(
+                self._hass, sources, add_pv=add_pv, now=now, other_pv_power=other_pv
+            )
         except HomeAssistantError as err:
-            return None, f"recorder statistics unavailable: {err}"
+            return None, f"recorder statistics unavailable: {err}", ()
         if profile is None:
-            return None, f"no statistics of {sources.grid_power} yet"
-        return profile, f"7-day statistics of {sources.grid_power}"
+            return None, f"no statistics of {sources.grid_power} yet", ()
+        return profile, f"7-day statistics of {sources.grid_power}", missing
 
 
 def price_entity_ids(options: Mapping[str, Any]) -> set[str]:
