@@ -109,6 +109,20 @@ def rows(values: dict[datetime, float]) -> list[dict[str, Any]]:
     return [{"start": moment.timestamp(), "mean": value} for moment, value in values.items()]
 
 
+def recorded(grid: dict[datetime, float], **others: dict[datetime, float]) -> Any:
+    """A statistics query's answer: `grid` for the grid power sensor, `others` by object id."""
+
+    def answer(hass: HomeAssistant, start: datetime, end: datetime, ids: set[str], *_: Any) -> Any:
+        assert end - start == timedelta(days=7)
+        found = {statistic_id.split(".", 1)[1]: statistic_id for statistic_id in ids}
+        grid_id = next(statistic_id for statistic_id in ids if statistic_id.endswith("grid_power"))
+        return {grid_id: rows(grid)} | {
+            found[name]: rows(values) for name, values in others.items()
+        }
+
+    return answer
+
+
 def test_load_profile_per_local_quarter() -> None:
     days = [SIM_START - timedelta(days=day) for day in (1, 2)]
     grid = dict.fromkeys(days, 500.0) | {days[0] + timedelta(minutes=5): 300.0}
@@ -217,12 +231,7 @@ async def test_load_estimate_from_statistics(
     recorder_statistics: MagicMock,
 ) -> None:
 
-    def answer(hass: HomeAssistant, start: datetime, end: datetime, ids: set[str], *_: Any) -> Any:
-        assert end - start == timedelta(days=7)
-        grid = next(statistic_id for statistic_id in ids if statistic_id.endswith("grid_power"))
-        return {grid: rows({SIM_START - timedelta(days=1): 750.0})}
-
-    recorder_statistics.side_effect = answer
+    recorder_statistics.side_effect = recorded({SIM_START - timedelta(days=1): 750.0})
     hass.states.async_set("sensor.solar", "1", {"watts": {SIM_START.isoformat(): 100}})
     load = await plan_load(hass, mock_config_entry, **{CONF_PV_FORECAST_ENTITY: "sensor.solar"})
     assert load.status is ForecastStatus.OK
@@ -252,13 +261,9 @@ async def test_pv_on_an_inverter_of_its_own_is_added_back_to_the_recorded_load(
     """
     inverter = "sensor.inverter_power"
 
-    def answer(hass: HomeAssistant, start: datetime, end: datetime, ids: set[str], *_: Any) -> Any:
-        assert inverter in ids
-        grid = next(statistic_id for statistic_id in ids if statistic_id.endswith("grid_power"))
-        moment = SIM_START - timedelta(days=1)
-        return {grid: rows({moment: 750.0}), inverter: rows({moment: 400.0})}
-
-    recorder_statistics.side_effect = answer
+    moment = SIM_START - timedelta(days=1)
+    # A KeyError when the inverter is not queried.
+    recorder_statistics.side_effect = recorded({moment: 750.0}, inverter_power={moment: 400.0})
     hass.states.async_set("sensor.solar", "1", {"watts": {SIM_START.isoformat(): 100}})
     options: dict[str, Any] = {CONF_PV_POWER_ENTITIES: [inverter]}
     if pv_forecast:
@@ -277,11 +282,7 @@ async def test_a_pv_power_sensor_without_statistics_is_named_in_the_load_source(
 ) -> None:
     """A power sensor without a state class has no statistics: the load stays net of its PV."""
 
-    def answer(hass: HomeAssistant, start: datetime, end: datetime, ids: set[str], *_: Any) -> Any:
-        grid = next(statistic_id for statistic_id in ids if statistic_id.endswith("grid_power"))
-        return {grid: rows({SIM_START - timedelta(days=1): 750.0})}
-
-    recorder_statistics.side_effect = answer
+    recorder_statistics.side_effect = recorded({SIM_START - timedelta(days=1): 750.0})
     hass.states.async_set("sensor.solar", "1", {"watts": {SIM_START.isoformat(): 100}})
     load = await plan_load(
         hass,
@@ -305,11 +306,7 @@ async def test_the_plan_keeps_a_peak_reserve_from_the_recorded_days(
     """A day that needed 2000 W above the 4000 W limit at 18:00 local: the plan keeps that."""
     peak = datetime(2026, 6, 20, 16, 0, tzinfo=UTC)  # 18:00 in Brussels, a Saturday
 
-    def answer(hass: HomeAssistant, start: datetime, end: datetime, ids: set[str], *_: Any) -> Any:
-        grid = next(statistic_id for statistic_id in ids if statistic_id.endswith("grid_power"))
-        return {grid: rows({peak - timedelta(hours=1): 750.0, peak: 6000.0})}
-
-    recorder_statistics.side_effect = answer
+    recorder_statistics.side_effect = recorded({peak - timedelta(hours=1): 750.0, peak: 6000.0})
     await plan_load(hass, mock_config_entry)
     active = mock_config_entry.runtime_data.optimiser.active_plan
     assert active is not None
