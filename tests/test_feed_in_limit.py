@@ -473,3 +473,34 @@ async def test_pv_held_back_by_the_limit_is_no_measure_of_the_pv_forecast(
     later = held + timedelta(minutes=15)
     assert held not in log.recent_pv_w(later, lookback=timedelta(hours=1))
     assert held in log.recent_load_w(later, includes_pv=True, lookback=timedelta(hours=1))
+
+
+@pytest.mark.parametrize(
+    ("device", "soc", "held_back"),
+    [
+        (DeviceSettings(feed_in_limit_w=300), 100.0, True),  # full: PV beyond 300 W is held
+        (DeviceSettings(feed_in_limit_w=5000), 100.0, False),  # the export is far below it
+        (DeviceSettings(feed_in_limit_w=0), 50.0, False),  # no export, but the battery takes it
+    ],
+)
+async def test_pv_at_the_users_own_feed_in_limit_is_no_measure_of_the_pv_forecast(
+    hass: HomeAssistant,
+    *,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    sim: Simulator,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    soc: float,
+    held_back: bool,
+) -> None:
+    """A full battery exports its PV up to the user's limit and holds the rest back."""
+    sim.model.soc_percent = soc
+    await setup_entry(hass, mock_config_entry)
+    await poll(hass, mock_config_entry, sim_clock, freezer, times=3)
+    log = mock_config_entry.runtime_data.optimiser._inputs.tracker.log
+    assert log is not None
+    record = log.as_dict()["quarters"][quarter_start(dt_util.utcnow()).isoformat()]
+    assert record["pv_sum_w"] > 0
+    assert record["pv_held_back"] is held_back
+    assert limit_writes(sim) == []  # nothing lowered: the optimiser is off

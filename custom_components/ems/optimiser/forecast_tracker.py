@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Final
 
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, UnitOfPower
@@ -12,15 +12,26 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import PowerConverter
 
-from ..const import CONF_INVERT_BATTERY_POWER, CONF_PV_POWER_ENTITIES, DOMAIN
+from ..const import (
+    CONF_INVERT_BATTERY_POWER,
+    CONF_MAX_CHARGE_W,
+    CONF_MAX_SOC,
+    CONF_PV_POWER_ENTITIES,
+    DOMAIN,
+)
 from ..coordinator import EmsCoordinator
+from ..devices.indevolt import BatterySnapshot
+from ..devices.indevolt_registers import FEED_IN_LIMIT
 from ..options import entry_options
+from .dispatch import SOC_LIMIT_MARGIN_PERCENT
 from .forecast_log import ForecastLog
-from .readings import usable_power_w
+from .readings import usable_power_w, usable_soc_percent
 
 STORAGE_VERSION: Final = 1
 # Written at most this often (and at shutdown): losing a minute of bookkeeping does not matter.
 SAVE_DELAY_S: Final = 60
+# An export within this much of the Indevolt's feed-in limit counts as held at the limit (W).
+AT_LIMIT_MARGIN_W: Final = 100.0
 
 
 class ForecastTracker:
@@ -68,17 +79,37 @@ class ForecastTracker:
         options = entry_options(coordinator.config_entry)
         if options[CONF_INVERT_BATTERY_POWER]:
             charge_w = -charge_w
-        pv_w = sum(
+        dc_pv_w = sum(
             value
             for value in (usable_power_w(battery.pv1_power_w), usable_power_w(battery.pv2_power_w))
             if value is not None
         )
-        pv_w += sum(
+        pv_w = dc_pv_w + sum(
             sensor_power_w(self._hass, entity_id) for entity_id in options[CONF_PV_POWER_ENTITIES]
         )
+        now = dt_util.utcnow()
         # What the house used apart from its PV: the grid's import plus the battery's discharge.
-        if self.log.add_sample(dt_util.utcnow(), net_load_w=grid_w - charge_w, pv_w=pv_w):
+        is_new = self.log.add_sample(now, net_load_w=grid_w - charge_w, pv_w=pv_w)
+        if dc_pv_w > 0 and _may_hold_pv_back(battery, options, grid_w=grid_w, charge_w=charge_w):
+            self.log.note_pv_held_back(now)
+        if is_new:
             self._store.async_delay_save(self.log.as_dict, SAVE_DELAY_S)
+
+
+def _may_hold_pv_back(
+    battery: BatterySnapshot, options: Mapping[str, Any], *, grid_w: float, charge_w: float
+) -> bool:
+    """Whether the Indevolt may be holding its PV back: its PV is then no measure of the sun.
+
+    It does when the export is at its feed-in limit (the user's, or lowered at a negative price)
+    and the battery takes no more (full, or charging at its maximum).
+    """
+    limit_w = usable_power_w(battery.number(FEED_IN_LIMIT.read_register))
+    if limit_w is None or -grid_w < limit_w - AT_LIMIT_MARGIN_W:
+        return False
+    soc = usable_soc_percent(battery.soc_percent)
+    full = soc is not None and soc >= float(options[CONF_MAX_SOC]) - SOC_LIMIT_MARGIN_PERCENT
+    return full or charge_w >= float(options[CONF_MAX_CHARGE_W]) - AT_LIMIT_MARGIN_W
 
 
 def sensor_power_w(hass: HomeAssistant, entity_id: str) -> float:

@@ -42,7 +42,6 @@ from .active_plan import BatteryOptions, slot_outlook
 from .commands import CommandSender
 from .dispatch import BatteryLimits, Intent, choose_intent
 from .export_limit import ExportReading
-from .feed_in import FeedInLimitState
 from .guards import SendBackoff
 from .peak_shaver import Measurements, ShaverConfig, ShaverState, decide
 from .plan_inputs import price_entity_ids
@@ -244,17 +243,13 @@ class Optimiser(PlanningLoop, CommandSender):
         """The feed-in limit's step (feed_in.py); `reading` None: nothing usable to decide on."""
         data = self._coordinator.data if self._coordinator.last_update_success else None
         battery = None if data is None else data.battery
-        now = dt_util.utcnow()
         self.feed_in.step(
-            now,
+            dt_util.utcnow(),
             reading,
             None if battery is None else battery.number(FEED_IN_LIMIT.read_register),
             active=self.enabled,
             dry_run=self.dry_run,
         )
-        log = self._inputs.tracker.log
-        if self.feed_in.state is FeedInLimitState.LOWERED and log is not None:
-            log.note_pv_held_back(now)
 
     def _add_savings(
         self,
