@@ -341,3 +341,16 @@ async def test_the_next_plan_scales_the_pv_forecast_by_the_pv_measured_against_i
     assert active.pv.values_w[0] < active.pv.values_w[4] < 4000  # fading over the next hours
     source = hass.states.get(PLAN_SENSOR).attributes["pv_forecast_source"]  # type: ignore[union-attr]
     assert source == f"sensor.solar, scaled by {ratio:.2f} as measured in the last 3 hours"
+    # A forecast that drops the quarters gone by says nothing of them: only the second counts.
+    await poll(hass, mock_config_entry, sim_clock, freezer, times=4, seconds=60)
+    second = tracker.log.as_dict()["quarters"][(SIM_START + QUARTER).isoformat()]
+    ratio = (second["pv_sum_w"] / second["samples"] + 4000) / (4000 + 4000)
+    future = {"watts": {(SIM_START + i * QUARTER).isoformat(): 4000 for i in range(1, 8)}}
+    hass.states.async_set("sensor.solar", "1", future)
+    freezer.move_to(SIM_START + 2 * QUARTER + timedelta(seconds=1))
+    async_fire_time_changed(hass, SIM_START + 2 * QUARTER)
+    await hass.async_block_till_done()
+    active = optimiser.active_plan
+    assert active is not None
+    assert active.start == SIM_START + 2 * QUARTER
+    assert active.pv.values_w[0] == pytest.approx(4000 * ratio)

@@ -51,7 +51,8 @@ class Forecast:
     """Average watts per slot, and how they were obtained (zeros unless OK).
 
     `source` names what the values came from; `error_w` is the forecast's mean absolute error
-    per quarter over the last 7 days (None before any quarter was measured).
+    per quarter over the last 7 days (None before any quarter was measured). `covered` says
+    per slot whether a source had a value for it (empty: all, or none when not OK).
     """
 
     values_w: tuple[float, ...]
@@ -59,6 +60,7 @@ class Forecast:
     detail: str = ""
     source: str = ""
     error_w: float | None = None
+    covered: tuple[bool, ...] = ()
 
 
 def zeros(count: int, status: ForecastStatus, detail: str) -> Forecast:
@@ -165,13 +167,15 @@ def pv_forecast_w(
         detail = "the PV forecast does not cover the plan" if readable else ""
         return zeros(count, ForecastStatus.NO_DATA, detail or "no PV forecast attributes found")
     values = []
-    covered = 0
+    covered: list[bool] = []
     for slot_values in zip(*per_set, strict=True):
         known = [value for value in slot_values if value is not None]
-        covered += bool(known)
+        covered.append(bool(known))
         values.append(math.fsum(known))
-    detail = "" if covered == count else f"covers {covered} of {count} slots; zero elsewhere"
-    return Forecast(tuple(values), ForecastStatus.OK, detail)
+    if all(covered):
+        return Forecast(tuple(values), ForecastStatus.OK)
+    detail = f"covers {sum(covered)} of {count} slots; zero elsewhere"
+    return Forecast(tuple(values), ForecastStatus.OK, detail, covered=tuple(covered))
 
 
 # -- load -----------------------------------------------------------------------------------

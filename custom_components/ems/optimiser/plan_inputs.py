@@ -234,17 +234,24 @@ class PlanInputs:
     async def _async_corrected_pv(
         self, pv: Forecast, options: Mapping[str, Any], starts: list[datetime], now: datetime
     ) -> Forecast:
-        """The PV forecast scaled by how the last hour's measured PV compared with it."""
+        """The PV forecast scaled by how the last 3 hours' measured PV compared with it."""
         log = await self.tracker.async_load()
         measured = log.recent_pv_w(now, lookback=PV_CORRECTION_LOOKBACK)
         if not measured:
             return pv
         recent_starts = sorted(measured)
         published = await self._async_pv_forecast(options, recent_starts)
+        if published.status is not ForecastStatus.OK:
+            return pv
+        # A forecast that no longer lists the past quarters says nothing of them.
+        covered = published.covered or (True,) * len(recent_starts)
         ratio = pv_ratio(
             [
                 (forecast_w, measured[start])
-                for start, forecast_w in zip(recent_starts, published.values_w, strict=True)
+                for start, forecast_w, known in zip(
+                    recent_starts, published.values_w, covered, strict=True
+                )
+                if known
             ]
         )
         if ratio is None or round(ratio, 2) == 1:
