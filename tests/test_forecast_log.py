@@ -9,6 +9,7 @@ from unittest.mock import MagicMock, patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -16,11 +17,12 @@ from custom_components.ems.const import (
     CONF_PRICE_ENTITY,
     CONF_PV_FORECAST_ENTITY,
     CONF_PV_POWER_ENTITIES,
+    DOMAIN,
 )
 from custom_components.ems.optimiser.forecast_log import ForecastLog, QuarterRecord, Series
 from custom_components.ems.optimiser.forecast_tracker import forecast_log_key, sensor_power_w
 
-from .conftest import SIM_START, FakeClock
+from .conftest import INDEVOLT_SERIAL, SIM_START, FakeClock
 from .optimiser_helpers import (
     PLAN_SENSOR,
     PRICE_ENTITY,
@@ -273,11 +275,22 @@ async def test_pv_on_an_inverter_of_its_own_is_measured_with_the_load_and_pv(
     sim_clock: FakeClock,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """An AC-coupled inverter's 1.5 kW counts in the measured PV and the gross load."""
+    """An AC-coupled inverter's 1.5 kW counts in the measured PV and the gross load.
+
+    The Indevolt's own PV input, as core's Indevolt integration or ems itself shows it, is
+    measured already: chosen as well, it is not counted twice.
+    """
     hass.states.async_set("sensor.inverter_power", "1.5", {"unit_of_measurement": "kW"})
+    registry = er.async_get(hass)
+    core = registry.async_get_or_create("sensor", "indevolt", "pv_1_power")
+    hass.states.async_set(core.entity_id, "900", {"unit_of_measurement": "W"})
+    own = registry.async_get_or_create("sensor", DOMAIN, f"{INDEVOLT_SERIAL}_1664")
     await setup_entry(
-        hass, mock_config_entry, **{CONF_PV_POWER_ENTITIES: ["sensor.inverter_power"]}
+        hass,
+        mock_config_entry,
+        **{CONF_PV_POWER_ENTITIES: ["sensor.inverter_power", core.entity_id, own.entity_id]},
     )
+    assert hass.states.get(own.entity_id) is not None  # ems's PV input sensor, in W
     coordinator = mock_config_entry.runtime_data.coordinator
     dc_pv: list[float] = []
 

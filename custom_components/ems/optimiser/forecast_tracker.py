@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any, Final
 
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, UnitOfPower
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import PowerConverter
@@ -30,6 +31,8 @@ from .readings import usable_power_w, usable_soc_percent
 STORAGE_VERSION: Final = 1
 # Written at most this often (and at shutdown): losing a minute of bookkeeping does not matter.
 SAVE_DELAY_S: Final = 60
+# Integrations whose sensors measure the Indevolt itself (ems, and core's Indevolt integration).
+BATTERY_PLATFORMS: Final = frozenset({DOMAIN, "indevolt"})
 # An export within this much of the Indevolt's feed-in limit counts as held at the limit (W).
 AT_LIMIT_MARGIN_W: Final = 100.0
 
@@ -85,7 +88,8 @@ class ForecastTracker:
             if value is not None
         )
         pv_w = dc_pv_w + sum(
-            sensor_power_w(self._hass, entity_id) for entity_id in options[CONF_PV_POWER_ENTITIES]
+            sensor_power_w(self._hass, entity_id)
+            for entity_id in other_pv_sensors(self._hass, options[CONF_PV_POWER_ENTITIES])
         )
         now = dt_util.utcnow()
         # What the house used apart from its PV: the grid's import plus the battery's discharge.
@@ -110,6 +114,21 @@ def _may_hold_pv_back(
     soc = usable_soc_percent(battery.soc_percent)
     full = soc is not None and soc >= float(options[CONF_MAX_SOC]) - SOC_LIMIT_MARGIN_PERCENT
     return full or charge_w >= float(options[CONF_MAX_CHARGE_W]) - AT_LIMIT_MARGIN_W
+
+
+def other_pv_sensors(hass: HomeAssistant, entity_ids: Iterable[str]) -> tuple[str, ...]:
+    """The configured PV power sensors outside the battery, less any of the Indevolt's own.
+
+    The Indevolt's PV inputs are measured already (1664/1665): a PV power sensor of this
+    integration or of core's Indevolt integration polling the same battery would count twice.
+    """
+    registry = er.async_get(hass)
+    return tuple(
+        entity_id
+        for entity_id in dict.fromkeys(entity_ids)
+        if (entry := registry.async_get(entity_id)) is None
+        or entry.platform not in BATTERY_PLATFORMS
+    )
 
 
 def sensor_power_w(hass: HomeAssistant, entity_id: str) -> float:

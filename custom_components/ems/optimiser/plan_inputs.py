@@ -40,7 +40,7 @@ from .forecast import (
     zeros,
 )
 from .forecast_log import Series
-from .forecast_tracker import ForecastTracker
+from .forecast_tracker import ForecastTracker, other_pv_sensors
 from .load_profile import (
     SATURDAY,
     LoadProfile,
@@ -190,7 +190,7 @@ class PlanInputs:
         if add_pv:
             pv = await self._async_corrected_pv(pv, options, starts, now)
         pv = replace(pv, error_w=log.mean_absolute_error_w(Series.PV, now))
-        other_pv = tuple(options[CONF_PV_POWER_ENTITIES])
+        other_pv = other_pv_sensors(self._hass, options[CONF_PV_POWER_ENTITIES])
         load = await self._async_load_forecast(starts, add_pv=add_pv, other_pv=other_pv, now=now)
         load = replace(load, error_w=log.mean_absolute_error_w(Series.LOAD, now))
         if starts:
