@@ -680,3 +680,35 @@ async def test_a_discharge_reaching_the_floor_costs_one_write(
     await poll(hass, mock_config_entry, sim_clock, freezer, times=12)
     assert writes(sim) == [(47005, [1])]
     assert not in_realtime(sim)
+
+
+async def test_a_discharge_reaching_the_floor_hands_over_to_the_next_command_in_one_write(
+    hass: HomeAssistant,
+    *,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    sim_clock: FakeClock,
+    freezer: FrozenDateTimeFactory,
+    running_simulator: Any,
+) -> None:
+    """The floor is reached as the price turns negative: the optimiser's charge takes over.
+
+    Not a restore of self-consumption and a re-force (47005 = 1, 47005 = 4, 47015): the
+    battery is in real-time mode already, so the charge is one write.
+    """
+    sim: Simulator = running_simulator.simulator
+    freezer.move_to(DAY + timedelta(hours=18, seconds=1))
+    hass.states.async_set(PRICE_ENTITY, "0.4", entsoe_attributes())
+    await setup_entry(hass, mock_config_entry, **{CONF_PRICE_ENTITY: PRICE_ENTITY})
+    await switch(hass, SWITCH, True)
+    await poll(hass, mock_config_entry, sim_clock, freezer)
+    assert writes(sim)[-1][1][0] == 2  # discharging into the evening price
+    hass.states.async_set(PRICE_ENTITY, "-0.1", entsoe_attributes(price=lambda moment: -0.1))
+    await hass.async_block_till_done()
+    sim.model.soc_percent = 10.0
+    sim.requests.clear()
+    await poll(hass, mock_config_entry, sim_clock, freezer, seconds=31)
+    await poll(hass, mock_config_entry, sim_clock, freezer, times=6)
+    assert [register for register, _ in writes(sim)] == [47015]
+    assert writes(sim)[0][1][0] == 1  # charging at the negative price
+    assert in_realtime(sim)

@@ -79,6 +79,8 @@ class BatteryController(DeviceSettingsWriter):
         self._record = ForcedRecord(hass, entry.entry_id, self._deadline_reached)
         self._restore_task: asyncio.Task[None] | None = None
         self._override_listeners: list[ManualOverrideListener] = []
+        # An optimiser command that reached its target, left to the optimiser for one poll.
+        self._handed_over: ForcedCommand | None = None
 
     # -- public API ------------------------------------------------------------------------
 
@@ -421,6 +423,12 @@ class BatteryController(DeviceSettingsWriter):
         if (forced.kind is ForcedKind.CHARGE and soc >= target) or (
             forced.kind is ForcedKind.DISCHARGE and soc <= target
         ):
+            if forced.source is CommandSource.OPTIMISER and self._handed_over is not forced:
+                # The optimiser decides after this same poll: its next command replaces this
+                # one in real-time mode (one write, not a restore and a re-force). What it does
+                # not replace, or follows with self-consumption, is restored at the next poll.
+                self._handed_over = forced
+                return
             self._schedule_restore(f"the {forced.kind} target of {target} % is reached", forced)
 
     async def _async_forget_changed(self, mode: WorkingMode, expected: ForcedCommand) -> None:

@@ -87,7 +87,8 @@ class CommandSender(OptimiserState):
                 and self._coordinator.known_working_mode is WorkingMode.SELF_CONSUMED
             )
         target = forced.target_soc_percent
-        # The controller ends a charge or discharge at its target after the same poll.
+        # The controller ends a charge or discharge at its target at the next poll, unless a
+        # command of the optimiser replaces it first.
         return target is not None and (
             (forced.kind is ForcedKind.CHARGE and soc >= target)
             or (forced.kind is ForcedKind.DISCHARGE and soc <= target)
