@@ -367,3 +367,32 @@ async def test_the_next_plan_scales_the_pv_forecast_by_the_pv_measured_against_i
     assert active is not None
     assert active.start == SIM_START + 2 * QUARTER
     assert active.pv.values_w[0] == pytest.approx(4000 * ratio)
+
+
+@pytest.mark.parametrize(("dryer_minutes", "correction_w"), [(60, 0.0), (120, 2000.0)])
+async def test_an_appliance_running_for_an_hour_is_no_shift_in_the_load(
+    hass: HomeAssistant,
+    *,
+    enable_custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    recorder_statistics: None,
+    hass_storage: dict[str, Any],
+    dryer_minutes: int,
+    correction_w: float,
+) -> None:
+    """A dryer's 2 kW for the last hour says nothing of the next; two hours of it do."""
+    earlier = ForecastLog()
+    for index in range(1, 9):
+        start = SIM_START - index * QUARTER
+        load_w = 750.0 + (2000.0 if index * 15 <= dryer_minutes else 0.0)
+        earlier.add_sample(start, net_load_w=load_w, pv_w=0.0)
+    key = forecast_log_key(mock_config_entry.entry_id)
+    hass_storage[key] = {"version": 1, "minor_version": 1, "key": key, "data": earlier.as_dict()}
+    hass.states.async_set(PRICE_ENTITY, "0.05", entsoe_attributes())
+    await setup_entry(hass, mock_config_entry, **{CONF_PRICE_ENTITY: PRICE_ENTITY})
+    await switch(hass, SWITCH, True)
+    active = mock_config_entry.runtime_data.optimiser.active_plan
+    assert active is not None
+    source = hass.states.get(PLAN_SENSOR).attributes["load_forecast_source"]  # type: ignore[union-attr]
+    assert active.load.values_w[0] == pytest.approx(750.0 + correction_w)
+    assert f"corrected by {correction_w:+.0f} W measured in the last 2 hours" in source

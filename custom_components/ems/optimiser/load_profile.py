@@ -5,7 +5,7 @@ last 7 days of the recorder's 5-minute statistics of the P1 grid power plus the 
 discharge power (so the battery's own effect is taken out). Without a PV forecast that is the
 net load (PV already subtracted, as on a typical day); with one, the measured PV input power is
 added back so PV is not counted twice. Within the day the profile is corrected by how far the
-measured load of the last hour was from it, a correction that fades over the next hours. Each
+measured load of the last 2 hours was from it, a correction that fades over the next hours. Each
 recent day's own net load is kept too, for the peak reserve (`peak_reserve.py`). The recorder
 query itself is in `forecast.py`.
 """

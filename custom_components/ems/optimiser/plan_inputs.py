@@ -55,8 +55,9 @@ from .pv_correction import corrected_pv_w, pv_ratio
 from .tariffs import effective_export_prices
 
 LOAD_PROFILE_MAX_AGE: Final = timedelta(hours=1)
-# The measured load of this last stretch corrects the profile (forecast.corrected_load_w).
-CORRECTION_LOOKBACK: Final = timedelta(hours=1)
+# The measured load of this last stretch corrects the profile (forecast.corrected_load_w): two
+# hours, so that an appliance running for an hour (a dryer, an oven) is not taken for a shift.
+CORRECTION_LOOKBACK: Final = timedelta(hours=2)
 # The PV measured in this last stretch scales the PV forecast (pv_correction.py).
 PV_CORRECTION_LOOKBACK: Final = timedelta(hours=3)
 
@@ -263,7 +264,7 @@ class PlanInputs:
     async def _async_load_forecast(
         self, starts: list[datetime], *, add_pv: bool, other_pv: tuple[str, ...], now: datetime
     ) -> Forecast:
-        """The load per slot from the recorder's last 7 days, corrected by the last hour."""
+        """The load per slot from the recorder's last 7 days, corrected by the last 2 hours."""
         key = self._load_profile_key
         if key is None or key[1:] != (add_pv, other_pv) or now - key[0] > LOAD_PROFILE_MAX_AGE:
             self._load_profile_key = (now, add_pv, other_pv)
@@ -283,7 +284,7 @@ class PlanInputs:
         )
         source = "recorder statistics of 7 days, working days and weekends apart"
         if error_w is not None:
-            source += f", corrected by {error_w:+.0f} W measured in the last hour"
+            source += f", corrected by {error_w:+.0f} W measured in the last 2 hours"
         if self._load_pv_unmeasured:
             unmeasured = ", ".join(self._load_pv_unmeasured)
             source += f"; no statistics of {unmeasured}, its PV not added back"
