@@ -189,7 +189,8 @@ def find_load_sources(
 ) -> LoadSources | None:
     """The entity ids of this entry's grid, battery and PV power sensors; None without grid.
 
-    `other_pv_power`: the configured power sensors of PV the Indevolt does not measure.
+    `other_pv_power`: the configured power sensors of PV the Indevolt does not measure
+    (`forecast_tracker.other_pv_sensors`: none of the Indevolt's own).
     """
     registry = er.async_get(hass)
 
@@ -204,8 +205,7 @@ def find_load_sources(
         for register in (1664, 1665)
         if (found := entity_id(f"{battery_serial}_{register}")) is not None
     )
-    pv += tuple(entity for entity in other_pv_power if entity not in pv)
-    return LoadSources(grid, entity_id(f"{battery_serial}_battery_power"), pv)
+    return LoadSources(grid, entity_id(f"{battery_serial}_battery_power"), (*pv, *other_pv_power))
 
 
 async def async_load_profile(
