@@ -4,7 +4,8 @@ Pure logic, no I/O, called at every poll. The Belgian capacity tariff bills the 
 import power over a 15-minute quarter in the month, so what must stay under the limit is the
 quarter's import energy, not the instantaneous power: the quarter has a budget of
 limit_w x 0.25 h. Each poll adds the import since the previous poll to the quarter's energy
-(trapezoids over the P1 readings), spreads what is left of the budget over the rest of the
+(trapezoids over the P1 readings; after a poll that sent a command, from the import that command
+brings, never less than the reading), spreads what is left of the budget over the rest of the
 quarter, and assumes the present house load lasts until the quarter ends. When the plan's battery
 power would push the import above that, the battery discharges more (or charges less).
 
@@ -298,13 +299,19 @@ def decide(measurements: Measurements, config: ShaverConfig, state: ShaverState)
     wish = _within_daily_reversals(wish, state, measurements.local_date)
 
     command, send = _send_or_hold(wish, readings.soc_percent, config, state, now)
+    import_w = max(readings.grid_w, 0.0)
+    if send and not command.follow_house:
+        # The reading was taken before the command: from now on the grid carries the new
+        # battery power. Counting only the reading would leave out half of every step up to the
+        # next poll, which adds up over a quarter at the budget (4005 W at a 4000 W limit).
+        import_w = max(import_w, house_w + command.power_w)
     shaving_by_discharge = command.reason is Reason.SHAVE_PEAK and command.power_w < 0
     new_state = replace(
         state,
         quarter_start=quarter,
         imported_wh=imported_wh,
         sampled_at=now,
-        import_w=max(readings.grid_w, 0.0),
+        import_w=import_w,
         shave_discharged_in=quarter if shaving_by_discharge else state.shave_discharged_in,
     )
     return Decision(
