@@ -5,7 +5,9 @@ clear sky after a cloudy forecast) tends to miss the next hours by much the same
 ratio of the measured PV of the last finished quarters to what the forecast (as published,
 uncorrected) said for them scales the forecast, fully in the current quarter and fading over
 the next hours. Passing clouds are not worth following: the ratio is taken over three hours,
-and the forecast keeps a credit that only a lot of measured PV outweighs.
+and the forecast keeps a credit that only a lot of measured PV outweighs. A miss that every one
+of those hours shares (a day's haze, fog or overcast the forecast did not see) is the day's
+weather, not a cloud: it fades over the rest of the day instead of the next three hours.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ CORRECTION_DECAY: Final = timedelta(hours=3)
 FORECAST_CREDIT_W: Final = 4000.0
 # However sunny the last hours, the forecast is at most doubled.
 MAX_RATIO: Final = 2.0
+# A miss is the day's weather when each of the last hours missed by at least this share the
+# same way, each hour with a third of the forecast's credit; it then fades this slowly.
+PERSISTENT_HOURS: Final = 3
+PERSISTENT_MISS: Final = 0.1
+PERSISTENT_DECAY: Final = timedelta(hours=12)
 
 
 def pv_ratio(recent: Sequence[tuple[float, float]]) -> float | None:
@@ -38,18 +45,39 @@ def pv_ratio(recent: Sequence[tuple[float, float]]) -> float | None:
     return min(measured_w / forecast_w, MAX_RATIO)
 
 
+def is_persistent(hours: Sequence[Sequence[tuple[float, float]]], ratio: float) -> bool:
+    """Whether each of the last hours (their quarters' (forecast_w, measured_w)) missed as `ratio`.
+
+    Every one of `PERSISTENT_HOURS` hours must have PV quarters and a ratio (with a third of
+    the credit, so a dim hour at dawn stays near 1) beyond `PERSISTENT_MISS` on `ratio`'s side.
+    """
+    if len(hours) < PERSISTENT_HOURS or not all(hours):
+        return False
+    credit_w = FORECAST_CREDIT_W / PERSISTENT_HOURS
+    for hour in hours:
+        forecast_w = math.fsum(forecast for forecast, _ in hour) + credit_w
+        measured_w = math.fsum(measured for _, measured in hour) + credit_w
+        hour_ratio = measured_w / forecast_w
+        if ratio < 1 and hour_ratio > 1 - PERSISTENT_MISS:
+            return False
+        if ratio >= 1 and hour_ratio < 1 + PERSISTENT_MISS:
+            return False
+    return True
+
+
 def corrected_pv_w(
     forecast_w: Sequence[float],
     slot_starts: Sequence[datetime],
     *,
     now: datetime,
     ratio: float | None,
+    decay: timedelta = CORRECTION_DECAY,
 ) -> tuple[float, ...]:
-    """The forecast scaled by `ratio`, fully in the current quarter, fading over the next hours."""
+    """The forecast scaled by `ratio`, fully in the current quarter, fading over `decay`."""
     if ratio is None:
         return tuple(forecast_w)
     corrected = []
     for value_w, start in zip(forecast_w, slot_starts, strict=True):
-        weight = math.exp(-(max(start - now, timedelta(0)) / CORRECTION_DECAY))
+        weight = math.exp(-(max(start - now, timedelta(0)) / decay))
         corrected.append(value_w * (1 + (ratio - 1) * weight))
     return tuple(corrected)
