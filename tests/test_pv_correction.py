@@ -1,4 +1,4 @@
-"""The PV forecast corrected within the day by the last hour's measured PV (pure)."""
+"""The PV forecast corrected within the day by the last hours' measured PV (pure)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ import math
 
 import pytest
 
-from custom_components.ems.optimiser.pv_correction import corrected_pv_w, pv_ratio
+from custom_components.ems.optimiser.pv_correction import (
+    PERSISTENT_DECAY,
+    corrected_pv_w,
+    is_persistent,
+    pv_ratio,
+)
 
 from .conftest import SIM_START
 
@@ -40,3 +45,38 @@ def test_the_pv_correction_scales_now_and_fades_over_the_next_hours() -> None:
     assert corrected[1] < corrected[2] < corrected[3]
     assert corrected[3] == pytest.approx(1000.0, abs=0.5)
     assert corrected_pv_w([1000.0], starts[:1], now=now, ratio=None) == (1000.0,)
+
+
+HAZE_HOUR = [(2000.0, 1100.0)] * 4  # 45 % of the light lost, every quarter
+CLEAR_HOUR = [(2000.0, 2000.0)] * 4
+DAWN_HOUR = [(100.0, 70.0)] * 4  # dim: 30 % less of little light stays near the forecast
+SUNNY_HOUR = [(1000.0, 1600.0)] * 4
+
+
+@pytest.mark.parametrize(
+    ("hours", "ratio", "persistent"),
+    [
+        ([HAZE_HOUR] * 3, 0.6, True),  # haze all morning: the day's weather
+        ([SUNNY_HOUR] * 3, 1.4, True),  # a clear sky the forecast did not see
+        ([HAZE_HOUR, HAZE_HOUR, CLEAR_HOUR], 0.7, False),  # two dark hours: clouds come and go
+        ([CLEAR_HOUR, HAZE_HOUR, HAZE_HOUR], 0.7, False),
+        ([HAZE_HOUR, HAZE_HOUR, DAWN_HOUR], 0.7, False),  # dawn said too little
+        ([HAZE_HOUR, HAZE_HOUR, []], 0.7, False),  # an hour without PV quarters
+        ([HAZE_HOUR] * 2, 0.6, False),  # only two hours measured
+        ([SUNNY_HOUR, SUNNY_HOUR, HAZE_HOUR], 1.1, False),  # a miss the other way
+    ],
+)
+def test_a_miss_is_the_days_weather_only_when_each_hour_shares_it(
+    hours: list[list[tuple[float, float]]], ratio: float, persistent: bool
+) -> None:
+    assert is_persistent(hours, ratio) is persistent
+
+
+def test_the_days_weather_fades_over_the_rest_of_the_day() -> None:
+    now = SIM_START
+    starts = [SIM_START + timedelta(hours=hours) for hours in (0, 3, 6)]
+    passing = corrected_pv_w([1000.0] * 3, starts, now=now, ratio=0.5)
+    weather = corrected_pv_w([1000.0] * 3, starts, now=now, ratio=0.5, decay=PERSISTENT_DECAY)
+    assert passing[0] == weather[0] == pytest.approx(500.0)
+    assert weather[2] == pytest.approx(1000 - 500 * math.exp(-0.5))
+    assert passing[2] == pytest.approx(1000 - 500 * math.exp(-2))
