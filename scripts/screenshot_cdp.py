@@ -10,7 +10,7 @@ its plan, its card-picker entry, its stub config, its editor or its title in the
 
     python scripts/screenshot_cdp.py --devtools 9222 --url http://127.0.0.1:8123 \
         --path /ems-dashboard/plan --theme dark --width 360 --out docs/plan-card-360.png \
-        [--language nl] [--check]
+        [--language nl] [--delay-app-entry 3] [--check]
 """
 
 from __future__ import annotations
@@ -253,7 +253,7 @@ class DevTools:
         return result["result"].get("value")
 
     async def explain_missing_card(self) -> None:
-        """Print what became of the card's module (since the last report) and where it is now.
+        """Print what became of the card's module and where it is defined now.
 
         Its requests, whether the index imports it, in which registry it is defined, and what
         importing it from the page does now.
@@ -264,7 +264,6 @@ class DevTools:
         if not self.card_requests:
             print(f"  request: none for {CARD_PATH}")
         print(f"  load probe: {json.dumps(await self.evaluate(LOAD_PROBE))}")
-        self.card_requests.clear()  # a later report tells the requests after this one
 
 
 async def wait_for_card(tools: DevTools, timeout_s: float) -> dict[str, Any] | None:
@@ -314,17 +313,10 @@ async def main(args: argparse.Namespace) -> int:
             await tools.send("Page.navigate", url=args.url + args.path)
             probe = await wait_for_card(tools, args.wait)
             if probe is None:
-                # Seen once in CI (1 in 4 runs, not reproduced locally): the view showed Home
-                # Assistant's error card for the custom element and never rebuilt it. Say what
-                # the page showed, and load it once more, so a card that never comes still fails.
+                # Say why: what the page shows instead, and what became of the card's module.
                 last = await tools.evaluate(CARD_PROBE) or {}
-                print(f"no card on the first load; the page showed: {json.dumps(last)}")
+                print(f"no card on the page; it showed: {json.dumps(last)}")
                 await tools.explain_missing_card()
-                await tools.send("Page.reload", ignoreCache=True)
-                probe = await wait_for_card(tools, args.wait)
-                if probe is None:
-                    print("no card after the reload either:")
-                    await tools.explain_missing_card()
             await asyncio.sleep(1)
             shot = await tools.send("Page.captureScreenshot", format="png")
             tools.reader.cancel()
