@@ -10,7 +10,7 @@ its plan, its card-picker entry, its stub config, its editor or its title in the
 
     python scripts/screenshot_cdp.py --devtools 9222 --url http://127.0.0.1:8123 \
         --path /ems-dashboard/plan --theme dark --width 360 --out docs/plan-card-360.png \
-        [--language nl] [--check]
+        [--language nl] [--delay-app-entry 3] [--check]
 """
 
 from __future__ import annotations
@@ -32,6 +32,32 @@ USER = "dev"
 PASSWORD = "dev"  # noqa: S105 - the local development login of scripts/develop
 
 TITLES = {"en": "Battery plan", "nl": "Batterijplan"}
+CARD_PATH = "/ems_frontend/"
+# On a failure: did the page's index ask for the card module, and what does importing it do now.
+LOAD_PROBE = r"""
+(async () => {
+  const script = [...document.scripts].find((s) => s.textContent.includes("/ems_frontend/"));
+  const url = script?.textContent.match(/import\("([^"]*\/ems_frontend\/[^"]*)"/)?.[1];
+  const controller = navigator.serviceWorker?.controller;
+  const result = {
+    index_imports_card: url ?? false,
+    service_worker_controls_page: controller ? controller.state : false,
+    // The frontend's scoped registry polyfill replaces window.customElements; a definition made
+    // in the browser's own registry before that is invisible to it, yet still creates the class.
+    scoped_registry_polyfill: !!window.CustomElementRegistryPolyfill,
+    created_as: Object.getPrototypeOf(document.createElement("ems-plan-card")).constructor.name,
+  };
+  if (!url) return result;
+  const timeout = new Promise((resolve) => setTimeout(() => resolve("no answer in 10 s"), 10000));
+  result.manual_import = await Promise.race([
+    import(url).then((module) => `loaded (exports: ${Object.keys(module).join(",")})`,
+                     (error) => `failed: ${error}`),
+    timeout,
+  ]);
+  result.defined_after_import = !!customElements.get("ems-plan-card");
+  return result;
+})()
+"""
 # Finds the ems plan card through the shadow roots and reports what it drew.
 CARD_PROBE = r"""
 (() => {
@@ -126,6 +152,11 @@ class DevTools:
         self.ids = itertools.count(1)
         self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.errors: list[str] = []
+        # What became of each request for the card's files, by request id: told on a failure.
+        self.card_requests: dict[str, dict[str, Any]] = {}
+        self.service_worker: list[str] = []
+        self.app_entry_delay_s = 0.0
+        self._releases: set[asyncio.Task[None]] = set()
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -151,6 +182,60 @@ class DevTools:
         elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
             entry = params["entry"]
             self.errors.append(f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}")
+        elif method == "Fetch.requestPaused":
+            # Only the app entry is paused (see delay_app_entry); let it go after the delay.
+            release = asyncio.create_task(self._release(params["requestId"]))
+            self._releases.add(release)
+            release.add_done_callback(self._releases.discard)
+        elif method.startswith("Network."):
+            self._track_card_request(method, params)
+        elif method == "ServiceWorker.workerVersionUpdated":
+            for version in params["versions"]:
+                state = f"{version['status']}/{version['runningStatus']}"
+                if not self.service_worker or self.service_worker[-1] != state:
+                    self.service_worker.append(state)
+
+    def _track_card_request(self, method: str, params: dict[str, Any]) -> None:
+        if method == "Network.requestWillBeSent":
+            if CARD_PATH not in params["request"]["url"]:
+                return
+            url = params["request"]["url"]
+            self.card_requests[params["requestId"]] = {
+                "url": url[url.index(CARD_PATH) :],
+                "t": round(params["timestamp"], 2),
+                "by": params.get("initiator", {}).get("type"),
+            }
+            return
+        request = self.card_requests.get(params.get("requestId", ""))
+        if request is None:
+            return
+        if method == "Network.responseReceived":
+            response = params["response"]
+            request["status"] = response["status"]
+            sources = ("fromServiceWorker", "fromDiskCache", "fromPrefetchCache")
+            request["from"] = [key[4:] for key in sources if response.get(key)]
+        elif method == "Network.requestServedFromCache":
+            request["memory_cache"] = True
+        elif method == "Network.loadingFinished":
+            request["finished"] = round(params["timestamp"] - request["t"], 2)
+        elif method == "Network.loadingFailed":
+            request["failed"] = params["errorText"] + (
+                " (canceled)" if params.get("canceled") else ""
+            )
+
+    async def delay_app_entry(self, delay_s: float) -> None:
+        """Hold back the frontend's app entry (frontend_latest/app.*.js) for `delay_s` seconds.
+
+        The index imports the extra modules (the card) beside the app entry, and the app entry
+        installs the frontend's scoped custom element registry, replacing window.customElements.
+        On a slow device the card can finish first; this makes that order certain.
+        """
+        self.app_entry_delay_s = delay_s
+        await self.send("Fetch.enable", patterns=[{"urlPattern": "*/frontend_latest/app.*"}])
+
+    async def _release(self, request_id: str) -> None:
+        await asyncio.sleep(self.app_entry_delay_s)
+        await self.send("Fetch.continueRequest", requestId=request_id)
 
     async def send(self, method: str, **params: Any) -> dict[str, Any]:
         """Call `method` and return its result."""
@@ -161,9 +246,24 @@ class DevTools:
         return await asyncio.wait_for(future, 30)
 
     async def evaluate(self, expression: str) -> Any:
-        """The JSON value of `expression` in the page."""
-        result = await self.send("Runtime.evaluate", expression=expression, returnByValue=True)
+        """The JSON value of `expression` in the page (a promise's, once it settled)."""
+        result = await self.send(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )
         return result["result"].get("value")
+
+    async def explain_missing_card(self) -> None:
+        """Print what became of the card's module and where it is defined now.
+
+        Its requests, whether the index imports it, in which registry it is defined, and what
+        importing it from the page does now.
+        """
+        print(f"  service worker: {' -> '.join(self.service_worker) or 'none seen'}")
+        for request in self.card_requests.values():
+            print(f"  request: {json.dumps(request)}")
+        if not self.card_requests:
+            print(f"  request: none for {CARD_PATH}")
+        print(f"  load probe: {json.dumps(await self.evaluate(LOAD_PROBE))}")
 
 
 async def wait_for_card(tools: DevTools, timeout_s: float) -> dict[str, Any] | None:
@@ -191,7 +291,7 @@ async def main(args: argparse.Namespace) -> int:
         page = next(t for t in targets if t.get("type") == "page")
         async with session.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
             tools = DevTools(ws)
-            for domain in ("Page", "Runtime", "Log"):
+            for domain in ("Page", "Runtime", "Log", "Network", "ServiceWorker"):
                 await tools.send(f"{domain}.enable")
             await tools.send(
                 "Emulation.setDeviceMetricsOverride",
@@ -201,6 +301,8 @@ async def main(args: argparse.Namespace) -> int:
                 mobile=args.width < 600,
             )
             await tools.send("Emulation.setTimezoneOverride", timezoneId=time_zone)
+            if args.delay_app_entry:
+                await tools.delay_app_entry(args.delay_app_entry)
             theme = json.dumps({"theme": "default", "dark": args.theme == "dark"})
             script = (
                 f"localStorage.setItem('hassTokens', {json.dumps(json.dumps(tokens))});"
@@ -211,13 +313,10 @@ async def main(args: argparse.Namespace) -> int:
             await tools.send("Page.navigate", url=args.url + args.path)
             probe = await wait_for_card(tools, args.wait)
             if probe is None:
-                # Seen once in CI (1 in 4 runs, not reproduced locally): the view showed Home
-                # Assistant's error card for the custom element and never rebuilt it. Say what
-                # the page showed, and load it once more, so a card that never comes still fails.
+                # Say why: what the page shows instead, and what became of the card's module.
                 last = await tools.evaluate(CARD_PROBE) or {}
-                print(f"no card on the first load; the page showed: {json.dumps(last)}")
-                await tools.send("Page.reload", ignoreCache=True)
-                probe = await wait_for_card(tools, args.wait)
+                print(f"no card on the page; it showed: {json.dumps(last)}")
+                await tools.explain_missing_card()
             await asyncio.sleep(1)
             shot = await tools.send("Page.captureScreenshot", format="png")
             tools.reader.cancel()
@@ -276,5 +375,11 @@ if __name__ == "__main__":
     parser.add_argument("--theme", choices=["light", "dark"], default="light")
     parser.add_argument("--language", choices=sorted(TITLES), default="en")
     parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the card")
+    parser.add_argument(
+        "--delay-app-entry",
+        type=float,
+        default=0.0,
+        help="seconds to hold back the frontend's app entry (the card module loads first)",
+    )
     parser.add_argument("--check", action="store_true", help="fail on errors or no plan drawn")
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -3,7 +3,16 @@
 // (plan_card.py); no build step and nothing fetched at run time. The drawing logic lives in
 // ems-plan-chart.js, imported with this file's own version query so a new release is not
 // served from the browser's cache.
-const chart = await import(new URL(`./ems-plan-chart.js${new URL(import.meta.url).search}`, import.meta.url).href);
+//
+// Home Assistant's index imports this module (an extra module) beside the frontend's app entry,
+// and the app entry replaces window.customElements with a scoped custom element registry (a
+// polyfill) that knows only what is defined through it. Defined before that, the card would be
+// invisible to the dashboard, which would show its "configuration error" card for good
+// (home-assistant/frontend#53890; on a slow machine or phone the card can win that race). So the
+// elements are defined once the app has defined its root element, <home-assistant>: by then the
+// registry in window.customElements is the one the frontend looks cards up in.
+const chartUrl = new URL(`./ems-plan-chart.js${new URL(import.meta.url).search}`, import.meta.url).href;
+const [chart] = await Promise.all([import(chartUrl), globalThis.customElements?.whenDefined("home-assistant")]);
 const { DEFAULT_HOURS_AHEAD, DEFAULT_HOURS_BACK, labelsFor } = chart;
 
 const CARD = "ems-plan-card";
