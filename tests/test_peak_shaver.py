@@ -96,6 +96,15 @@ class Home:
                 self.imported_wh += max(grid_w, 0) / 3600
             seconds += step_s
 
+    def run_quarters(self, count: int) -> list[float]:
+        """Run `count` quarters from the first: each one's imported energy (Wh)."""
+        quarters_wh = []
+        for quarter in range(count):
+            before_wh = self.imported_wh
+            self.run(quarter * 900, (quarter + 1) * 900)
+            quarters_wh.append(self.imported_wh - before_wh)
+        return quarters_wh
+
     @property
     def sends(self) -> list[Command]:
         return [decision.command for decision in self.decisions if decision.send]
@@ -580,11 +589,7 @@ def test_a_house_swinging_around_the_limit_while_charging_spends_no_reversals() 
         return 4020.0 if int(seconds // 20) % 2 else 3880.0
 
     home = Home(house_w, intent=Intent(DispatchMode.GRID_CHARGE, 2400.0))
-    quarters_wh = []
-    for quarter in range(4):
-        before_wh = home.imported_wh
-        home.run(quarter * 900, (quarter + 1) * 900)
-        quarters_wh.append(home.imported_wh - before_wh)
+    quarters_wh = home.run_quarters(4)
     assert max(quarters_wh) / 0.25 <= CONFIG.peak_limit_w
     assert home.state.direction_changes <= 1
     assert not any(command.charge_w for command in home.sends[1:])
@@ -610,11 +615,7 @@ def test_a_grid_charge_at_the_budget_counts_its_own_steps(ripple_w: float) -> No
         return 2100.0 + ripple_w * math.sin(2 * math.pi * seconds / 60)
 
     home = Home(house_w, intent=Intent(DispatchMode.GRID_CHARGE, 2400.0))
-    quarters_wh = []
-    for quarter in range(4):
-        before_wh = home.imported_wh
-        home.run(quarter * 900, (quarter + 1) * 900)
-        quarters_wh.append(home.imported_wh - before_wh)
+    quarters_wh = home.run_quarters(4)
     assert max(quarters_wh) / 0.25 <= CONFIG.peak_limit_w
     # And the budget is used: the charge is trimmed, not given up.
     assert min(quarters_wh) / 0.25 > CONFIG.peak_limit_w - 2 * CONFIG.deadband_w
