@@ -7,7 +7,8 @@ uncorrected) said for them scales the forecast, fully in the current quarter and
 the next hours. Passing clouds are not worth following: the ratio is taken over three hours,
 and the forecast keeps a credit that only a lot of measured PV outweighs. A miss that every one
 of those hours shares (a day's haze, fog or overcast the forecast did not see) is the day's
-weather, not a cloud: it fades over the rest of the day instead of the next three hours.
+weather, not a cloud: it fades over the rest of the day instead of the next three hours. Only
+a duller day is carried so: overestimating PV costs more than underestimating it.
 """
 
 from __future__ import annotations
@@ -46,21 +47,21 @@ def pv_ratio(recent: Sequence[tuple[float, float]]) -> float | None:
 
 
 def is_persistent(hours: Sequence[Sequence[tuple[float, float]]], ratio: float) -> bool:
-    """Whether each of the last hours (their quarters' (forecast_w, measured_w)) missed as `ratio`.
+    """Whether each of the last hours (their quarters' (forecast_w, measured_w)) was as dull.
 
     Every one of `PERSISTENT_HOURS` hours must have PV quarters and a ratio (with a third of
-    the credit, so a dim hour at dawn stays near 1) beyond `PERSISTENT_MISS` on `ratio`'s side.
+    the credit, so a dim hour at dawn stays near 1) at least `PERSISTENT_MISS` below 1. Only a
+    dull day is carried: counting on sun that then does not come costs the evening's import
+    price, while expecting too little costs only the midday energy bought that the sun would
+    have given; a brighter day than forecast fades over the next hours as before.
     """
-    if len(hours) < PERSISTENT_HOURS or not all(hours):
+    if ratio >= 1 or len(hours) < PERSISTENT_HOURS or not all(hours):
         return False
     credit_w = FORECAST_CREDIT_W / PERSISTENT_HOURS
     for hour in hours:
         forecast_w = math.fsum(forecast for forecast, _ in hour) + credit_w
         measured_w = math.fsum(measured for _, measured in hour) + credit_w
-        hour_ratio = measured_w / forecast_w
-        if ratio < 1 and hour_ratio > 1 - PERSISTENT_MISS:
-            return False
-        if ratio >= 1 and hour_ratio < 1 + PERSISTENT_MISS:
+        if measured_w / forecast_w > 1 - PERSISTENT_MISS:
             return False
     return True
 
