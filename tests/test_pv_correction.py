@@ -8,9 +8,11 @@ import math
 import pytest
 
 from custom_components.ems.optimiser.pv_correction import (
+    CORRECTION_DECAY,
     PERSISTENT_DECAY,
     corrected_pv_w,
     is_persistent,
+    pv_miss,
     pv_ratio,
 )
 
@@ -82,3 +84,23 @@ def test_the_days_weather_fades_over_the_rest_of_the_day() -> None:
     assert passing[0] == weather[0] == pytest.approx(500.0)
     assert weather[2] == pytest.approx(1000 - 500 * math.exp(-0.5))
     assert passing[2] == pytest.approx(1000 - 500 * math.exp(-2))
+
+
+def test_the_miss_groups_the_quarters_into_the_hours_before_now() -> None:
+    now = SIM_START + timedelta(minutes=5)
+    starts = [SIM_START - index * timedelta(minutes=15) for index in range(1, 13)]
+    published = dict.fromkeys(starts, 2000.0)
+    # The last two hours dull, the hour before them as forecast: clouds that came.
+    measured = {start: 1100.0 if index < 8 else 2000.0 for index, start in enumerate(starts)}
+    miss = pv_miss(measured, published, now)
+    assert miss is not None
+    assert miss.ratio == pytest.approx((8 * 1100 + 4 * 2000 + 4000) / (12 * 2000 + 4000))
+    assert (miss.persistent, miss.decay) == (False, CORRECTION_DECAY)
+    dull = pv_miss(dict.fromkeys(starts, 1100.0), published, now)
+    assert dull is not None
+    assert (dull.persistent, dull.decay) == (True, PERSISTENT_DECAY)
+    # Quarters the published forecast no longer lists say nothing.
+    assert pv_miss(measured, {}, now) is None
+    assert pv_miss(measured, {starts[0]: 2000.0}, now) == pv_miss(
+        {starts[0]: 1100.0}, published, now
+    )

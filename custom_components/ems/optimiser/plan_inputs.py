@@ -49,15 +49,9 @@ from .load_profile import (
     persistent_error_w,
 )
 from .peak_reserve import peak_reserve_wh
-from .price_slots import SLOT, PriceSlot, effective_import_prices, is_stale, quarter_start
+from .price_slots import PriceSlot, effective_import_prices, is_stale
 from .price_source import PriceEntityReader, PriceReading, PriceStatus
-from .pv_correction import (
-    PERSISTENT_DECAY,
-    PERSISTENT_HOURS,
-    corrected_pv_w,
-    is_persistent,
-    pv_ratio,
-)
+from .pv_correction import corrected_pv_w, pv_miss
 from .tariffs import effective_export_prices
 
 LOAD_PROFILE_MAX_AGE: Final = timedelta(hours=1)
@@ -252,24 +246,22 @@ class PlanInputs:
             return pv
         # A forecast that no longer lists the past quarters says nothing of them.
         covered = published.covered or (True,) * len(recent_starts)
-        hours: list[list[tuple[float, float]]] = [[] for _ in range(PERSISTENT_HOURS)]
-        for start, forecast_w, known in zip(
-            recent_starts, published.values_w, covered, strict=True
-        ):
-            if known:
-                hour = (quarter_start(now) - start - SLOT) // timedelta(hours=1)
-                hours[min(hour, PERSISTENT_HOURS - 1)].append((forecast_w, measured[start]))
-        ratio = pv_ratio([quarter for hour in hours for quarter in hour])
-        if ratio is None or round(ratio, 2) == 1:
+        miss = pv_miss(
+            measured,
+            {
+                start: forecast_w
+                for start, forecast_w, known in zip(
+                    recent_starts, published.values_w, covered, strict=True
+                )
+                if known
+            },
+            now,
+        )
+        if miss is None or round(miss.ratio, 2) == 1:
             return pv
-        if is_persistent(hours, ratio):
-            values = corrected_pv_w(
-                pv.values_w, starts, now=now, ratio=ratio, decay=PERSISTENT_DECAY
-            )
-            source = f"{pv.source}, scaled by {ratio:.2f} as measured in each of the last 3 hours"
-        else:
-            values = corrected_pv_w(pv.values_w, starts, now=now, ratio=ratio)
-            source = f"{pv.source}, scaled by {ratio:.2f} as measured in the last 3 hours"
+        values = corrected_pv_w(pv.values_w, starts, now=now, ratio=miss.ratio, decay=miss.decay)
+        hours = "each of the last 3 hours" if miss.persistent else "the last 3 hours"
+        source = f"{pv.source}, scaled by {miss.ratio:.2f} as measured in {hours}"
         return replace(pv, values_w=values, source=source)
 
     async def _async_load_forecast(

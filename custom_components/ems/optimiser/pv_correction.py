@@ -13,10 +13,13 @@ a duller day is carried so: overestimating PV costs more than underestimating it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 import math
 from typing import Final
+
+from .price_slots import SLOT, quarter_start
 
 # How fast the correction fades: a day's haze or fog lasts hours, a passing cloud does not count
 # much in three hours' ratio.
@@ -27,11 +30,44 @@ CORRECTION_DECAY: Final = timedelta(hours=3)
 FORECAST_CREDIT_W: Final = 4000.0
 # However sunny the last hours, the forecast is at most doubled.
 MAX_RATIO: Final = 2.0
-# A miss is the day's weather when each of the last hours missed by at least this share the
-# same way, each hour with a third of the forecast's credit; it then fades this slowly.
+# A dull day is the day's weather when each of the last hours was at least this share below
+# the forecast, each hour with a third of the forecast's credit; it then fades this slowly.
 PERSISTENT_HOURS: Final = 3
 PERSISTENT_MISS: Final = 0.1
 PERSISTENT_DECAY: Final = timedelta(hours=12)
+
+
+@dataclass(frozen=True, slots=True)
+class PvMiss:
+    """How far the last hours' measured PV was from the forecast, and how long that lasts."""
+
+    ratio: float
+    persistent: bool
+
+    @property
+    def decay(self) -> timedelta:
+        """How fast the correction fades."""
+        return PERSISTENT_DECAY if self.persistent else CORRECTION_DECAY
+
+
+def pv_miss(
+    measured_w: Mapping[datetime, float],
+    published_w: Mapping[datetime, float],
+    now: datetime,
+) -> PvMiss | None:
+    """The miss of the finished quarters in both maps (by quarter start), None without any.
+
+    `published_w` is the forecast as published for those quarters (only the quarters it still
+    lists: one that dropped the past says nothing of it). The quarters are grouped into the
+    hours before the current quarter, the last first.
+    """
+    hours: list[list[tuple[float, float]]] = [[] for _ in range(PERSISTENT_HOURS)]
+    current = quarter_start(now)
+    for start in sorted(measured_w.keys() & published_w.keys()):
+        hour = min((current - start - SLOT) // timedelta(hours=1), PERSISTENT_HOURS - 1)
+        hours[hour].append((published_w[start], measured_w[start]))
+    ratio = pv_ratio([quarter for hour in hours for quarter in hour])
+    return None if ratio is None else PvMiss(ratio, is_persistent(hours, ratio))
 
 
 def pv_ratio(recent: Sequence[tuple[float, float]]) -> float | None:
