@@ -99,6 +99,8 @@ def test_the_miss_groups_the_quarters_into_the_hours_before_now() -> None:
     dull = pv_miss(dict.fromkeys(starts, 1100.0), published, now)
     assert dull is not None
     assert (dull.persistent, dull.decay) == (True, PERSISTENT_DECAY)
+    # Nor does the quarter under way.
+    assert pv_miss(measured | {SIM_START: 0.0}, published | {SIM_START: 2000.0}, now) == miss
     # Quarters the published forecast no longer lists say nothing.
     assert pv_miss(measured, {}, now) is None
     assert pv_miss(measured, {starts[0]: 2000.0}, now) == pv_miss(

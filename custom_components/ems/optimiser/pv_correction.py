@@ -63,7 +63,10 @@ def pv_miss(
     """
     hours: list[list[tuple[float, float]]] = [[] for _ in range(PERSISTENT_HOURS)]
     current = quarter_start(now)
-    for start in sorted(measured_w.keys() & published_w.keys()):
+    # The quarter under way is not finished: it says nothing yet.
+    for start in sorted(
+        start for start in measured_w.keys() & published_w.keys() if start < current
+    ):
         hour = min((current - start - SLOT) // timedelta(hours=1), PERSISTENT_HOURS - 1)
         hours[hour].append((published_w[start], measured_w[start]))
     ratio = pv_ratio([quarter for hour in hours for quarter in hour])
