@@ -39,7 +39,7 @@ from .forecast import (
     pv_forecast_w,
     zeros,
 )
-from .forecast_log import Series
+from .forecast_log import ForecastLog, Series
 from .forecast_tracker import ForecastTracker, other_pv_sensors
 from .load_profile import (
     SATURDAY,
@@ -189,7 +189,7 @@ class PlanInputs:
         pv = await self._async_pv_forecast(options, starts)
         add_pv = pv.status is ForecastStatus.OK
         if add_pv:
-            pv = await self._async_corrected_pv(pv, options, starts, now)
+            pv = await self._async_corrected_pv(pv, options, starts, now, log)
         pv = replace(pv, error_w=log.mean_absolute_error_w(Series.PV, now))
         other_pv = other_pv_sensors(self._hass, options[CONF_PV_POWER_ENTITIES])
         load = await self._async_load_forecast(starts, add_pv=add_pv, other_pv=other_pv, now=now)
@@ -233,10 +233,14 @@ class PlanInputs:
         return replace(forecast, source=" + ".join(names))
 
     async def _async_corrected_pv(
-        self, pv: Forecast, options: Mapping[str, Any], starts: list[datetime], now: datetime
+        self,
+        pv: Forecast,
+        options: Mapping[str, Any],
+        starts: list[datetime],
+        now: datetime,
+        log: ForecastLog,
     ) -> Forecast:
-        """The PV forecast scaled by how the last 3 hours' measured PV compared with it."""
-        log = await self.tracker.async_load()
+        """The PV forecast scaled by how the last 3 hours' measured PV (in `log`) compared."""
         measured = log.recent_pv_w(now, lookback=PV_CORRECTION_LOOKBACK)
         if not measured:
             return pv
