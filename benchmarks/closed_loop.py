@@ -13,8 +13,12 @@ For each day of `closed_loop_days.DAYS` it runs, on simulated time:
   shape, a PV forecast entity (Forecast.Solar's `watts`: the clear-sky arc times the mean cloud
   transmission, so clouds are not foreseen) and the load profile the recorder would give after
   a week (the mean of the house's previous 7 days per quarter; the harness runs no recorder);
-- the perfect-foresight optimum (`closed_loop_optimum.optimum_bill`, an LP).
-Value captured = (SC - optimiser) / (SC - optimum). It also reports each bill's highest quarter,
+- the perfect-foresight optimum (`closed_loop_optimum.optimum_bill`, an LP);
+- the wear-aware optimum: the same LP obeying the options' minimum price spread as the planner
+  does (a virtual cost on every kWh charged), so a day's gap splits into what the wear margin
+  chooses to leave and what forecast error costs.
+Value captured = (SC - optimiser) / (SC - optimum), and the same against the wear-aware optimum
+(its bill is the plain energy bill too). It also reports each bill's highest quarter,
 the writes to the Indevolt, the direction changes of the commands (per local day) and whether
 the battery is left forced after the optimiser switch turns off and the entry unloads.
 """
@@ -46,18 +50,22 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines = [
         (
             "| day | self-consumption EUR | optimiser EUR | optimum EUR | value captured "
+            "| wear-aware optimum EUR | value captured of it "
             "| highest quarter W (SC / opt / optimum) | writes | most writes in a poll "
             "| direction changes | left forced |"
         ),
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         sc, opt, best = (row[key] for key in ("self_consumption", "optimiser", "optimum"))
         total = {
             key: row[key]["energy_eur"] - row[key]["end_value_eur"]
-            for key in ("self_consumption", "optimiser", "optimum")
+            for key in ("self_consumption", "optimiser", "optimum", "wear_aware_optimum")
         }
-        captured = "n/a" if row["captured"] is None else f"{100 * row['captured']:.1f} %"
+        captured, captured_wear_aware = (
+            "n/a" if row[key] is None else f"{100 * row[key]:.1f} %"
+            for key in ("captured", "captured_wear_aware")
+        )
         stats = row["stats"]
         forced = (
             "yes" if stats["left_forced_after_off"] or stats["left_forced_after_unload"] else "no"
@@ -65,6 +73,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {row['name']} | {total['self_consumption']:.3f} | {total['optimiser']:.3f} "
             f"| {total['optimum']:.3f} | {captured} "
+            f"| {total['wear_aware_optimum']:.3f} | {captured_wear_aware} "
             f"| {sc['max_quarter_import_w']:.0f} / {opt['max_quarter_import_w']:.0f} / "
             f"{best['max_quarter_import_w']:.0f} | {stats['writes']} | {stats['max_writes_per_poll']} "
             f"| {stats['direction_changes']} "

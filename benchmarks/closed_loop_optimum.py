@@ -206,10 +206,25 @@ def optimum_bill(
     *,
     initial_soc_percent: float,
     end: EndValue,
+    wear_factor: float = 0.0,
 ) -> Bill:
-    """The perfect-foresight bill of the day (LP, one-minute steps)."""
+    """The perfect-foresight bill of the day (LP, one-minute steps).
+
+    `wear_factor` > 0 gives the optimum that obeys the optimiser's minimum price spread (its
+    wear margin): every Wh charged also costs that share of what charging it costs (the
+    import it adds or the export it forgoes), as the planner's virtual cost does. Its bill is
+    still the plain energy bill.
+    """
     start_wh = battery.capacity_wh * initial_soc_percent / 100
-    solution = _solve(series, import_prices, export_prices, battery, start_wh=start_wh, end=end)
+    solution = _solve(
+        series,
+        import_prices,
+        export_prices,
+        battery,
+        start_wh=start_wh,
+        end=end,
+        wear_factor=wear_factor,
+    )
     bill = Bill()
     bill.energy_eur = solution.energy_eur
     bill.end_value_eur = end.value_eur(solution.end_wh) - end.value_eur(start_wh)
@@ -246,6 +261,7 @@ def _solve(
     *,
     start_wh: float,
     end: EndValue,
+    wear_factor: float = 0.0,
 ) -> _Solution:
     """The LP over the day: energy cost less the end value, quarters under the peak (soft)."""
     quarters = len(import_prices)
@@ -256,13 +272,14 @@ def _solve(
     p_export = np.repeat(np.array(export_prices), 15)
     segments = end.segments()
     # Variables: charge[t], discharge[t], import[t], energy[t] (end of minute t), slack[q],
-    # the end energy above the floor split into the end value's segments, and the DC PV
-    # curtailed[t].
+    # the end energy above the floor split into the end value's segments, the DC PV
+    # curtailed[t] and the wear margin's virtual cost wear[t] (EUR).
     charge, discharge, grid_in, energy = (np.arange(steps) + k * steps for k in range(4))
     slack = 4 * steps + np.arange(quarters)
     segment = 4 * steps + quarters + np.arange(len(segments))
     curtailed = 4 * steps + quarters + len(segments) + np.arange(steps)
-    count = 5 * steps + quarters + len(segments)
+    wear = 5 * steps + quarters + len(segments) + np.arange(steps)
+    count = 6 * steps + quarters + len(segments)
     minute_h = 1 / 60
     cost = np.zeros(count)
     # Energy cost: (p_i - p_e) * import + p_e * (load - pv + curtailed + charge - discharge),
@@ -273,6 +290,7 @@ def _solve(
     cost[curtailed] = p_export * minute_h / 1000
     cost[segment] = [-slope for _, slope in segments]
     cost[slack] = PEAK_PENALTY_EUR_PER_WH
+    cost[wear] = 1.0
 
     equalities = lil_matrix((steps + 1, count))
     equality_rhs = np.full(steps + 1, -BMS_DRAIN_W * minute_h)
@@ -289,9 +307,13 @@ def _solve(
         equalities[steps, index] = -1.0
     equality_rhs[steps] = end.floor_wh
 
-    rows = 3 * steps + quarters
+    rows = 4 * steps + quarters
     upper = lil_matrix((rows, count))
     upper_rhs = np.zeros(rows)
+    net = load - pv
+    cost_without_battery = (
+        (p_import * np.maximum(net, 0) - p_export * np.maximum(-net, 0)) * minute_h / 1000
+    )
     for t in range(steps):
         # import >= load - pv + curtailed + charge - discharge
         upper[t, grid_in[t]] = -1.0
@@ -308,6 +330,16 @@ def _solve(
         upper[2 * steps + t, discharge[t]] = -1.0
         upper[2 * steps + t, curtailed[t]] = 1.0
         upper_rhs[2 * steps + t] = MAX_POWER_W + pv[t]
+        # wear >= factor x (the minute's energy cost - its cost without the battery): what
+        # charging adds; 0 while discharging.
+        per_wh = wear_factor * minute_h / 1000
+        row = 3 * steps + quarters + t
+        upper[row, grid_in[t]] = per_wh * (p_import[t] - p_export[t])
+        for index in (charge[t], curtailed[t]):
+            upper[row, index] = per_wh * p_export[t]
+        upper[row, discharge[t]] = -per_wh * p_export[t]
+        upper[row, wear[t]] = -1.0
+        upper_rhs[row] = wear_factor * cost_without_battery[t] - per_wh * p_export[t] * net[t]
     for q in range(quarters):
         row = 3 * steps + q
         for t in range(q * 15, q * 15 + 15):
@@ -322,6 +354,7 @@ def _solve(
     bounds[energy] = (battery.floor_wh, battery.capacity_wh)
     bounds[slack] = (0, math.inf)
     bounds[curtailed] = np.column_stack((np.zeros(steps), pv))
+    bounds[wear] = (0, math.inf if wear_factor > 0 else 0)
     for index, (width, _) in zip(segment, segments, strict=True):
         bounds[index] = (0, width)
     result = linprog(

@@ -33,6 +33,7 @@ from custom_components.ems.const import (
     CONF_INDEVOLT_PASSWORD,
     CONF_INDEVOLT_SERIAL,
     CONF_MIN_SOC,
+    CONF_MIN_SPREAD_PERCENT,
     CONF_P1_HOST,
     CONF_P1_SERIAL,
     CONF_POLL_INTERVAL,
@@ -102,14 +103,32 @@ class DayResult:
     optimiser: Bill
     optimum: Bill
     stats: LoopStats
+    # The optimum that also obeys the options' minimum price spread (the wear margin), for
+    # telling a gap the margin chooses from one that forecast error costs.
+    wear_aware_optimum: Bill
 
     @property
     def captured(self) -> float | None:
         """(SC - optimiser) / (SC - optimum); None when the optimum saves (almost) nothing."""
-        possible = self.self_consumption.total_eur - self.optimum.total_eur
-        if possible < 0.005:
-            return None
-        return (self.self_consumption.total_eur - self.optimiser.total_eur) / possible
+        return _captured(self.self_consumption, self.optimiser, self.optimum)
+
+    @property
+    def captured_wear_aware(self) -> float | None:
+        """(SC - optimiser) / (SC - the wear-aware optimum)."""
+        return _captured(self.self_consumption, self.optimiser, self.wear_aware_optimum)
+
+
+def _captured(self_consumption: Bill, optimiser: Bill, optimum: Bill) -> float | None:
+    possible = self_consumption.total_eur - optimum.total_eur
+    if possible < 0.005:
+        return None
+    return (self_consumption.total_eur - optimiser.total_eur) / possible
+
+
+def wear_factor(day: Day) -> float:
+    """The planner's virtual cost per EUR of charging for the day's minimum price spread."""
+    spread = float({**DEFAULT_OPTIONS, **day.options}[CONF_MIN_SPREAD_PERCENT])
+    return max(0.0, (1 + spread / 100) * ROUND_TRIP_EFFICIENCY - 1)
 
 
 def quarter_prices(day: Day, hours: float) -> tuple[list[float], list[float]]:
@@ -389,17 +408,21 @@ async def run_day(
         raise ValueError(f"{day.name}: no data for {day.day}")
     import_prices, export_prices = quarter_prices(day, hours)
     end = day_end_value(day, series, hours)
-    optimum = optimum_bill(
-        series,
-        import_prices,
-        export_prices,
-        day_battery(day),
-        initial_soc_percent=day.initial_soc_percent,
-        end=end,
+    optimum, wear_aware = (
+        optimum_bill(
+            series,
+            import_prices,
+            export_prices,
+            day_battery(day),
+            initial_soc_percent=day.initial_soc_percent,
+            end=end,
+            wear_factor=factor,
+        )
+        for factor in (0.0, wear_factor(day))
     )
     self_consumption = self_consumption_bill(day, series, hours, end)
     optimiser, stats = await optimiser_bill(hass, freezer, day, series, hours=hours, end=end)
-    return DayResult(day.name, self_consumption, optimiser, optimum, stats)
+    return DayResult(day.name, self_consumption, optimiser, optimum, stats, wear_aware)
 
 
 def _selected_days() -> list[Day]:
@@ -429,7 +452,13 @@ async def test_closed_loop_day(
 def _append_result(result: DayResult) -> None:
     path = Path(os.environ[RESULTS_ENV])
     rows = json.loads(path.read_text()) if path.exists() else []
-    rows.append({**asdict(result), "captured": result.captured})
+    rows.append(
+        {
+            **asdict(result),
+            "captured": result.captured,
+            "captured_wear_aware": result.captured_wear_aware,
+        }
+    )
     path.write_text(json.dumps(rows))
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from array import array
+from datetime import UTC, date, datetime
 from pathlib import Path
 import sys
 from zoneinfo import ZoneInfo
@@ -11,7 +12,13 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 import pytest
 
-from ems_simulator.house import HouseSpec, PhysicalHouse, day_series, expected_pv_w
+from ems_simulator.house import (
+    DaySeries,
+    HouseSpec,
+    PhysicalHouse,
+    day_series,
+    expected_pv_w,
+)
 from ems_simulator.model import MODE_REALTIME
 
 from .conftest import FakeClock
@@ -19,6 +26,7 @@ from .conftest import FakeClock
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from closed_loop_days import NL_WINTER
+from closed_loop_optimum import Battery, EndValue, optimum_bill
 from closed_loop_run import run_day
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -89,6 +97,48 @@ async def test_one_hour_of_a_benchmark_day(
     result = await run_day(hass, freezer, NL_WINTER, hours=1.0)
     # The optimum is never worse than self-consumption; the optimiser ran and let go.
     assert result.optimum.total_eur <= result.self_consumption.total_eur + 1e-9
+    assert result.optimum.total_eur <= result.wear_aware_optimum.total_eur + 1e-9
     assert result.optimiser.energy_eur > 0.0
     assert not result.stats.left_forced_after_off
     assert not result.stats.left_forced_after_unload
+
+
+@pytest.mark.parametrize(
+    ("dear_price", "cycles_with_margin"), [(0.30, False), (0.40, True)], ids=["thin", "wide"]
+)
+def test_the_wear_aware_optimum_cycles_only_across_the_spread(
+    dear_price: float, cycles_with_margin: bool
+) -> None:
+    # Two hours of a flat 1 kW load: 0.25 EUR/kWh, then dearer. Through 90 % round trip,
+    # 0.30 pays for the losses (0.278) but not for a 25 % spread (0.3125); 0.40 pays for both.
+    seconds = 2 * 3600
+    series = DaySeries(
+        datetime(2026, 11, 30, tzinfo=UTC),
+        array("d", [1000.0] * seconds),
+        array("d", [0.0] * seconds),
+        array("d", [0.0] * seconds),
+    )
+    import_prices = [0.25] * 4 + [dear_price] * 4
+    battery = Battery(12_000.0, 1_200.0, 0.9**0.5, 0.9**0.5, 10_000.0)
+    end = EndValue((1_200.0, 12_000.0), (0.0, 0.0))
+    no_battery_eur = (0.25 + dear_price) * 1.0
+    bills = [
+        optimum_bill(
+            series,
+            import_prices,
+            [0.0] * 8,
+            battery,
+            initial_soc_percent=10.0,
+            end=end,
+            wear_factor=factor,
+        )
+        for factor in (0.0, 1.25 * 0.9 - 1)
+    ]
+    physics, wear_aware = (bill.total_eur for bill in bills)
+    # The BMS's own drain costs a little either way.
+    assert physics < no_battery_eur - 0.01
+    assert physics <= wear_aware + 1e-9
+    if cycles_with_margin:
+        assert wear_aware == pytest.approx(physics, abs=1e-6)
+    else:
+        assert wear_aware == pytest.approx(no_battery_eur, abs=0.005)
