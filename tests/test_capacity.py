@@ -21,13 +21,8 @@ from custom_components.ems.optimiser.capacity import (
     limit_in_force,
     weigh_peak_limits,
 )
-from custom_components.ems.optimiser.peak_shaver import (
-    Measurements,
-    Reason,
-    ShaverConfig,
-    ShaverState,
-    decide,
-)
+from custom_components.ems.optimiser.command_pacing import Reason, ShaverState
+from custom_components.ems.optimiser.peak_shaver import Measurements, ShaverConfig, decide
 from custom_components.ems.optimiser.planner import Plan, PlannerParams, plan_schedule
 from custom_components.ems.optimiser.tariffs import peak_increase_cost_eur
 

@@ -19,7 +19,7 @@ from custom_components.ems.const import (
     CONF_PRICE_ENTITY,
 )
 from custom_components.ems.optimiser.capacity import LimitReason
-from custom_components.ems.optimiser.peak_shaver import Reason
+from custom_components.ems.optimiser.command_pacing import Reason
 from ems_simulator import Simulator, model
 
 from .conftest import SIM_START, FakeClock

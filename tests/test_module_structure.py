@@ -35,6 +35,7 @@ PURE_MODULES = (
     "devices/plausibility.py",
     "optimiser/active_plan.py",
     "optimiser/capacity.py",
+    "optimiser/command_pacing.py",
     "optimiser/dispatch.py",
     "optimiser/export_limit.py",
     "optimiser/forecast_log.py",

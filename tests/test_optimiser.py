@@ -21,8 +21,8 @@ from custom_components.ems.const import (
     CONF_PV_FORECAST_ENTITY,
     CONF_VAT_PERCENT,
 )
+from custom_components.ems.optimiser.command_pacing import Reason
 from custom_components.ems.optimiser.dispatch import DispatchMode
-from custom_components.ems.optimiser.peak_shaver import Reason
 from custom_components.ems.optimiser.plan_inputs import OptimiserStatus
 from custom_components.ems.optimiser.planner import PlannerInputError
 from custom_components.ems.options import (

@@ -11,16 +11,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from custom_components.ems.optimiser.command_pacing import (
+    Command,
+    Reason,
+    ShaverState,
+    record_sent,
+)
 from custom_components.ems.optimiser.dispatch import DispatchMode, Intent
 from custom_components.ems.optimiser.peak_shaver import (
-    Command,
     Decision,
     Measurements,
-    Reason,
     ShaverConfig,
-    ShaverState,
     decide,
-    record_sent,
 )
 from custom_components.ems.optimiser.quarter_budget import KETTLE_W, QUARTER
 

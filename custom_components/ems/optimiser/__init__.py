@@ -1,9 +1,9 @@
 """The optimiser: prices and forecasts in, a battery plan, peak shaving and commands out.
 
-Pure modules (no Home Assistant): capacity, dispatch, peak_shaver, quarter_budget, readings,
-peak_reserve, planner/, active_plan, savings, guards, load_profile, pv_correction,
-forecast_log, prices, price_slots, tariffs, feed-in decisions in export_limit. Home Assistant
-glue: runtime (the `Optimiser`) with state, planning and commands, plan_inputs, forecast,
+Pure modules (no Home Assistant): capacity, dispatch, peak_shaver, command_pacing,
+quarter_budget, readings, peak_reserve, planner/, active_plan, savings, guards, load_profile,
+pv_correction, forecast_log, prices, price_slots, tariffs, feed-in decisions in export_limit.
+Home Assistant glue: runtime (the `Optimiser`) with state, planning and commands, plan_inputs, forecast,
 forecast_tracker, feed_in and price_source. See docs/optimiser.md.
 """
 

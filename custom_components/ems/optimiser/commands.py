@@ -13,7 +13,7 @@ from homeassistant.util import dt as dt_util
 from ..const import CONF_MAX_SOC, LOGGER, POLL_INTERVAL_MIN_S
 from ..control_store import CommandSource, ForcedKind
 from ..devices.indevolt import WorkingMode
-from .peak_shaver import Command, ShaverState, record_sent
+from .command_pacing import Command, ShaverState, record_sent
 from .state import OptimiserState
 
 # Without usable readings the last command holds this long, then self-consumption takes over.

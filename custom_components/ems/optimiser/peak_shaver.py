@@ -19,9 +19,10 @@ Rules the caller relies on:
 - Commands are 0 or 50..max W (the PowerFlex2000's range). A plan setpoint below 50 W becomes 0;
   a needed shave below 50 W becomes a 50 W discharge (safety first), and a reduced charge below
   50 W becomes 0.
-- A command is sent when it differs from the last sent one by more than the deadband, or starts,
-  stops or reverses the battery; not within the minimum hold time after the last send, except
-  to shave more (budget) or to stop at a SOC limit. A shave aims one deadband below the budget,
+- A command is sent (`command_pacing.py`) when it differs from the last sent one by more than
+  the deadband, or starts, stops or reverses the battery; not within the minimum hold time after
+  the last send, except to shave more (budget) or to stop at a SOC limit. A shave aims one
+  deadband below the budget,
   so a change the deadband suppresses can never break it; a shave of a charge while the house
   alone is within the budget only stops it (a later need to discharge is a start, always sent).
 - A shave never spends the day's reversals on a house hovering at the limit: after it has
@@ -35,50 +36,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from enum import StrEnum
 import math
 from typing import Final
 
 from .capacity import LimitReason, limit_in_force
+from .command_pacing import (
+    MIN_COMMAND_W,
+    Command,
+    Pacing,
+    Reason,
+    ShaverState,
+    send_or_hold,
+    within_daily_reversals,
+)
 from .dispatch import DispatchMode, Intent
 from .price_slots import quarter_start
 from .quarter_budget import KETTLE_W, allowed_import_w, target_import_w
 from .readings import usable_power_w, usable_soc_percent
 
-# The PowerFlex2000 accepts real-time commands from this power up; below it only 0.
-MIN_COMMAND_W: Final = 50
 # Defaults: 100 W is the P1's usual noise on a household load; 30 s (six polls) keeps the inverter
 # from chasing every kettle while letting the plan change well inside a quarter.
 DEFAULT_DEADBAND_W: Final = 100.0
 DEFAULT_MIN_HOLD_S: Final = 30.0
-# The plan's promise to a user: at most this many charge <-> discharge reversals a local day.
-MAX_DIRECTION_CHANGES_PER_DAY: Final = 8
-
-
-class Reason(StrEnum):
-    """Why the battery gets the command it gets."""
-
-    FOLLOW_PLAN = "follow_plan"
-    FOLLOW_HOUSE = "follow_house"
-    SHAVE_PEAK = "shave_peak"
-    HOLD = "hold"
-    IDLE = "idle"
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    """A battery command: real-time (at most one power non-zero) or self-consumption mode."""
-
-    charge_w: int = 0
-    discharge_w: int = 0
-    reason: Reason = Reason.IDLE
-    # The battery's own self-consumption mode (47005 = 1) instead of a real-time command.
-    follow_house: bool = False
-
-    @property
-    def power_w(self) -> int:
-        """The signed battery power: charge +, discharge -."""
-        return self.charge_w - self.discharge_w
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,24 +99,6 @@ class Measurements:
     intent: Intent | None = None
     # The local calendar day, for counting direction changes as a user sees them.
     local_date: date | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ShaverState:
-    """What the shaver remembers between polls; start with `ShaverState()`."""
-
-    quarter_start: datetime | None = None
-    imported_wh: float = 0.0
-    sampled_at: datetime | None = None
-    import_w: float = 0.0
-    sent: Command | None = None
-    sent_at: datetime | None = None
-    # Charge <-> discharge reversals sent on `changes_date` (a local day), and the last direction.
-    changes_date: date | None = None
-    direction_changes: int = 0
-    last_direction: int = 0
-    # The quarter in which a shave last discharged: no charge starts again until it ends.
-    shave_discharged_in: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,9 +257,12 @@ def decide(measurements: Measurements, config: ShaverConfig, state: ShaverState)
         # The house has been at the limit this quarter: charging again as soon as the budget
         # has a little room would reverse the battery at each of its swings.
         wish = Command(reason=Reason.SHAVE_PEAK)
-    wish = _within_daily_reversals(wish, state, measurements.local_date)
+    wish = within_daily_reversals(wish, state, measurements.local_date)
 
-    command, send = _send_or_hold(wish, readings.soc_percent, config, state, now)
+    pacing = Pacing(
+        config.deadband_w, config.min_hold_s, config.min_soc_percent, config.max_soc_percent
+    )
+    command, send = send_or_hold(wish, state, now, pacing=pacing, soc_percent=readings.soc_percent)
     import_w = max(readings.grid_w, 0.0)
     if send and not command.follow_house:
         # The reading was taken before the command: from now on the grid carries the new
@@ -353,71 +317,3 @@ def _intended_power_w(
     if power_w < 0 and soc_percent <= config.min_soc_percent:
         return 0.0
     return power_w
-
-
-def _within_daily_reversals(wish: Command, state: ShaverState, local_date: date | None) -> Command:
-    """Past the day's reversals, a command that would reverse the battery follows the house."""
-    direction = _direction(wish.power_w)
-    if (
-        local_date is None
-        or state.changes_date != local_date
-        or state.direction_changes < MAX_DIRECTION_CHANGES_PER_DAY
-        or direction == 0
-        or state.last_direction in (0, direction)
-    ):
-        return wish
-    return Command(reason=Reason.FOLLOW_HOUSE, follow_house=True)
-
-
-def _send_or_hold(
-    wish: Command,
-    soc_percent: float,
-    config: ShaverConfig,
-    state: ShaverState,
-    now: datetime,
-) -> tuple[Command, bool]:
-    """Apply the deadband and the hold time: the command in force and whether to send it."""
-    sent = state.sent
-    if sent is None:
-        return wish, True
-    # Starting, stopping or reversing the battery, or switching modes, always counts.
-    changes_direction = (
-        _direction(wish.power_w) != _direction(sent.power_w)
-        or wish.follow_house != sent.follow_house
-    )
-    if abs(wish.power_w - sent.power_w) <= config.deadband_w and not changes_direction:
-        return sent, False
-    safety = (wish.reason is Reason.SHAVE_PEAK and wish.power_w < sent.power_w) or (
-        (sent.power_w < 0 and soc_percent <= config.min_soc_percent)
-        or (sent.power_w > 0 and soc_percent >= config.max_soc_percent)
-    )
-    held = state.sent_at is not None and (now - state.sent_at).total_seconds() < config.min_hold_s
-    if held and not safety:
-        return replace(sent, reason=Reason.HOLD), False
-    return wish, True
-
-
-def _direction(power_w: int) -> int:
-    """-1 discharging, 0 idle, 1 charging."""
-    return (power_w > 0) - (power_w < 0)
-
-
-def record_sent(
-    state: ShaverState, command: Command, now: datetime, local_date: date | None = None
-) -> ShaverState:
-    """The state after `command` was written to the battery at `now` (on `local_date`)."""
-    changes = state.direction_changes if state.changes_date == local_date else 0
-    direction = _direction(command.power_w)
-    last = state.last_direction
-    if direction:
-        if last and direction != last:
-            changes += 1
-        last = direction
-    return replace(
-        state,
-        sent=command,
-        sent_at=now.astimezone(UTC),
-        changes_date=local_date,
-        direction_changes=changes,
-        last_direction=last,
-    )

@@ -39,11 +39,12 @@ from ..devices.indevolt import WorkingMode
 from ..devices.indevolt_registers import FEED_IN_LIMIT
 from ..soc_floor import soc_floor_percent
 from .active_plan import BatteryOptions, slot_outlook
+from .command_pacing import ShaverState
 from .commands import CommandSender
 from .dispatch import BatteryLimits, Intent, choose_intent
 from .export_limit import ExportReading
 from .guards import SendBackoff
-from .peak_shaver import Measurements, ShaverConfig, ShaverState, decide
+from .peak_shaver import Measurements, ShaverConfig, decide
 from .plan_inputs import price_entity_ids
 from .planning import PlanningLoop
 from .price_slots import PriceSlot, quarter_start

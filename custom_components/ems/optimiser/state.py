@@ -13,10 +13,11 @@ from ..controller import BatteryController
 from ..coordinator import EmsCoordinator
 from ..options import entry_options
 from .active_plan import ActivePlan
+from .command_pacing import ShaverState
 from .dispatch import Intent
 from .feed_in import FeedInLimiter
 from .guards import AppChangeWatch, SendBackoff
-from .peak_shaver import Decision, ShaverState
+from .peak_shaver import Decision
 from .plan_inputs import OptimiserStatus, PriceState
 from .savings import SavingsAgainstDevice, VirtualBattery
 
