@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from .command_pacing import MIN_COMMAND_W
+
 # The plan's power counts as "what self-consumption does" within this much (W), or within
 # this share of the forecast net load, whichever is more.
 MATCH_TOLERANCE_W: Final = 100.0
@@ -41,7 +43,6 @@ MATCH_TOLERANCE_SHARE: Final = 0.15
 FULL_POWER_MARGIN_W: Final = 50.0
 # SOC points from a limit at which the battery is left to its own control (no chatter).
 SOC_LIMIT_MARGIN_PERCENT: Final = 1.0
-MIN_COMMAND_W: Final = 50.0
 
 
 class DispatchMode(StrEnum):
