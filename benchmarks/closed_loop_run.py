@@ -33,7 +33,6 @@ from custom_components.ems.const import (
     CONF_INDEVOLT_PASSWORD,
     CONF_INDEVOLT_SERIAL,
     CONF_MIN_SOC,
-    CONF_MIN_SPREAD_PERCENT,
     CONF_P1_HOST,
     CONF_P1_SERIAL,
     CONF_POLL_INTERVAL,
@@ -51,6 +50,7 @@ from custom_components.ems.optimiser.load_profile import (
     LoadProfile,
 )
 from custom_components.ems.optimiser.plan_inputs import PlanInputs
+from custom_components.ems.optimiser.planner import PlannerParams
 from ems_simulator import Simulator, serve
 from ems_simulator.house import DaySeries, PhysicalHouse, expected_pv_w
 from ems_simulator.model import MODE_SELF_CONSUMPTION
@@ -125,10 +125,20 @@ def _captured(self_consumption: Bill, optimiser: Bill, optimum: Bill) -> float |
     return (self_consumption.total_eur - optimiser.total_eur) / possible
 
 
-def wear_factor(day: Day) -> float:
-    """The planner's virtual cost per EUR of charging for the day's minimum price spread."""
-    spread = float({**DEFAULT_OPTIONS, **day.options}[CONF_MIN_SPREAD_PERCENT])
-    return max(0.0, (1 + spread / 100) * ROUND_TRIP_EFFICIENCY - 1)
+def entry_options(day: Day) -> dict[str, Any]:
+    """The options of the day's config entry."""
+    return {
+        **DEFAULT_OPTIONS,
+        **day.options,
+        CONF_POLL_INTERVAL: POLL_S,
+        CONF_MIN_SOC: MIN_SOC_PERCENT,
+        # The options describe the simulated battery, as its owner would set them.
+        CONF_ROUND_TRIP_EFFICIENCY: ROUND_TRIP_EFFICIENCY,
+        CONF_PRICE_ENTITY: PRICE_ENTITY,
+        CONF_PV_FORECAST_ENTITY: PV_FORECAST_ENTITY,
+        # The AC-coupled PV's inverter, as its owner would name it for the load.
+        CONF_PV_POWER_ENTITIES: [AC_PV_ENTITY] if day.house.ac_pv_peak_w else [],
+    }
 
 
 def quarter_prices(day: Day, hours: float) -> tuple[list[float], list[float]]:
@@ -279,18 +289,7 @@ async def optimiser_bill(
                 CONF_INDEVOLT_SERIAL: "PowerFlex2000-12345678",
                 CONF_REQUEST_METHOD: "post",
             },
-            options={
-                **DEFAULT_OPTIONS,
-                **day.options,
-                CONF_POLL_INTERVAL: POLL_S,
-                CONF_MIN_SOC: MIN_SOC_PERCENT,
-                # The options describe the simulated battery, as its owner would set them.
-                CONF_ROUND_TRIP_EFFICIENCY: ROUND_TRIP_EFFICIENCY,
-                CONF_PRICE_ENTITY: PRICE_ENTITY,
-                CONF_PV_FORECAST_ENTITY: PV_FORECAST_ENTITY,
-                # The AC-coupled PV's inverter, as its owner would name it for the load.
-                CONF_PV_POWER_ENTITIES: [AC_PV_ENTITY] if day.house.ac_pv_peak_w else [],
-            },
+            options=entry_options(day),
         )
         entry.add_to_hass(hass)
         with patch.object(PlanInputs, "_async_query_load", recorder_profile):
@@ -418,7 +417,7 @@ async def run_day(
             end=end,
             wear_factor=factor,
         )
-        for factor in (0.0, wear_factor(day))
+        for factor in (0.0, PlannerParams.from_options(entry_options(day)).spread_factor)
     )
     self_consumption = self_consumption_bill(day, series, hours, end)
     optimiser, stats = await optimiser_bill(hass, freezer, day, series, hours=hours, end=end)

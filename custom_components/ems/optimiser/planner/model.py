@@ -178,10 +178,7 @@ class Problem:
             low_index=below,
             high_index=below + points,
             grid_percent=grid_percent,
-            spread_factor=max(
-                0.0,
-                (1 + params.min_price_spread_percent / 100) * params.round_trip_efficiency - 1,
-            ),
+            spread_factor=params.spread_factor,
             peak_reference_w=peak_reference_w,
             shavable=shavable,
         )

@@ -99,6 +99,15 @@ class PlannerParams:
         _check_range("battery_min_price_spread_percent", self.min_price_spread_percent, 0.0, 1000.0)
         _check_range("battery_round_trip_efficiency", self.round_trip_efficiency, 0.5, 1.0)
 
+    @property
+    def spread_factor(self) -> float:
+        """The virtual cost per EUR a charged kWh costs, so a cycle pays the minimum spread.
+
+        ``(1 + spread) * eta - 1`` where that is positive: the losses alone already demand a
+        spread of ``1 / eta - 1`` (the package docstring's spread rule).
+        """
+        return max(0.0, (1 + self.min_price_spread_percent / 100) * self.round_trip_efficiency - 1)
+
     @classmethod
     def from_options(cls, options: Mapping[str, object]) -> PlannerParams:
         """Build parameters from option keys; missing keys take the original design's values.
