@@ -10,7 +10,8 @@ For each day of `closed_loop_days.DAYS` it runs, on simulated time:
 - the optimiser: the ems integration loaded in Home Assistant's test harness (a real config
   entry, real HTTP to the simulator on 127.0.0.1, the coordinator polling every 5 s, the
   optimiser switched on at midnight, the quarter timer firing), the price entity in ENTSO-E's
-  shape, a PV forecast entity (Forecast.Solar's `watts`: the clear-sky arc times the mean cloud
+  shape (tomorrow's prices appear at 13:00, as they reach a home; `--tomorrow-at`), a PV
+  forecast entity (Forecast.Solar's `watts`: the clear-sky arc times the mean cloud
   transmission, so clouds are not foreseen) and the load profile the recorder would give after
   a week (the mean of the house's previous 7 days per quarter; the harness runs no recorder);
 - the perfect-foresight optimum (`closed_loop_optimum.optimum_bill`, an LP);
@@ -43,6 +44,7 @@ HOURS_ENV = "EMS_CLOSED_LOOP_HOURS"
 TRACE_ENV = "EMS_CLOSED_LOOP_TRACE"
 SEED_ENV = "EMS_CLOSED_LOOP_SEED_OFFSET"
 POLLS_ENV = "EMS_CLOSED_LOOP_POLLS"
+TOMORROW_ENV = "EMS_CLOSED_LOOP_TOMORROW_AT"
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -95,6 +97,12 @@ def main() -> int:
     )
     parser.add_argument("--poll-window", default="00:00-24:00")
     parser.add_argument(
+        "--tomorrow-at",
+        default="13:00",
+        help="local time at which tomorrow's prices appear (00:00: from the start, as before "
+        "2026-12-01)",
+    )
+    parser.add_argument(
         "--seed-offset",
         type=int,
         default=0,
@@ -107,6 +115,7 @@ def main() -> int:
         os.environ[SELECTION_ENV] = ",".join(args.day)
         os.environ[HOURS_ENV] = str(args.hours)
         os.environ[SEED_ENV] = str(args.seed_offset)
+        os.environ[TOMORROW_ENV] = args.tomorrow_at
         if args.trace:
             os.environ[TRACE_ENV] = str(Path(args.trace).resolve())
         if args.polls:

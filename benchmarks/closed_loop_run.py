@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, time as dt_time, timedelta
 import json
 import os
 from pathlib import Path
@@ -70,6 +70,10 @@ HOURS_ENV = "EMS_CLOSED_LOOP_HOURS"
 TRACE_ENV = "EMS_CLOSED_LOOP_TRACE"
 SEED_ENV = "EMS_CLOSED_LOOP_SEED_OFFSET"
 POLLS_ENV = "EMS_CLOSED_LOOP_POLLS"
+TOMORROW_ENV = "EMS_CLOSED_LOOP_TOMORROW_AT"
+# Day-ahead prices for tomorrow reach a home around 13:00 (EPEX publishes at 12:45 CET); until
+# then the price entity has today's only, as ENTSO-E's and Nord Pool's integrations show them.
+TOMORROW_PUBLISHED_AT = dt_time(13)
 
 
 class FakeClock:
@@ -148,8 +152,8 @@ def quarter_prices(day: Day, hours: float) -> tuple[list[float], list[float]]:
     return [day.import_price(price) for price in bare], bare
 
 
-def price_attributes(day: Day) -> dict[str, Any]:
-    """The day's and the next day's prices as ENTSO-E's integration shows them."""
+def price_attributes(day: Day, *, tomorrow: bool = True) -> dict[str, Any]:
+    """The day's prices, and the next day's once published, as ENTSO-E's integration shows them."""
     start = datetime(day.day.year, day.day.month, day.day.day, tzinfo=day.tz)
 
     def entries(offset_days: int) -> list[dict[str, Any]]:
@@ -167,7 +171,7 @@ def price_attributes(day: Day) -> dict[str, Any]:
     return {
         "unit_of_measurement": "EUR/kWh",
         "prices_today": entries(0),
-        "prices_tomorrow": entries(1),
+        "prices_tomorrow": entries(1) if tomorrow else [],
     }
 
 
@@ -255,8 +259,13 @@ async def optimiser_bill(
     *,
     hours: float,
     end: EndValue,
+    tomorrow_at: dt_time = TOMORROW_PUBLISHED_AT,
 ) -> tuple[Bill, LoopStats]:
-    """The integration with the optimiser on, in closed loop with the simulated house."""
+    """The integration with the optimiser on, in closed loop with the simulated house.
+
+    Tomorrow's prices appear on the price entity at `tomorrow_at` (local; midnight: from the
+    start).
+    """
     started = time.perf_counter()
     await hass.config.async_set_time_zone(day.time_zone)
     freezer.move_to(series.start)
@@ -267,7 +276,13 @@ async def optimiser_bill(
     import_prices, export_prices = quarter_prices(day, hours)
     meter = Meter(house, import_prices, export_prices)
     stats = LoopStats()
-    hass.states.async_set(PRICE_ENTITY, str(day.hourly_price[0]), price_attributes(day))
+    published = datetime.combine(day.day, tomorrow_at, tzinfo=day.tz)
+    publish_quarter = round((published - series.start) / timedelta(minutes=15))
+    hass.states.async_set(
+        PRICE_ENTITY,
+        str(day.hourly_price[0]),
+        price_attributes(day, tomorrow=publish_quarter <= 0),
+    )
     hass.states.async_set(PV_FORECAST_ENTITY, "0", pv_forecast_attributes(day))
     profile = load_profile(day)
 
@@ -302,7 +317,11 @@ async def optimiser_bill(
             await hass.async_block_till_done()
             last_direction = 0
             trace: list[str] = []
-            for _ in import_prices:
+            for quarter in range(len(import_prices)):
+                if quarter == publish_quarter > 0:
+                    hass.states.async_set(
+                        PRICE_ENTITY, str(day.hourly_price[0]), price_attributes(day)
+                    )
                 for step in range(900 // POLL_S):
                     clock.now_s += POLL_S
                     freezer.tick(timedelta(seconds=POLL_S))
@@ -399,7 +418,12 @@ def _plan_trace(active: ActivePlan | None, now: datetime) -> str:
 
 
 async def run_day(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, day: Day, hours: float = 24
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    day: Day,
+    hours: float = 24,
+    *,
+    tomorrow_at: dt_time = TOMORROW_PUBLISHED_AT,
 ) -> DayResult:
     """All three bills of one day (or of its first `hours`)."""
     series = day.series(day.day)
@@ -420,7 +444,9 @@ async def run_day(
         for factor in (0.0, PlannerParams.from_options(entry_options(day)).spread_factor)
     )
     self_consumption = self_consumption_bill(day, series, hours, end)
-    optimiser, stats = await optimiser_bill(hass, freezer, day, series, hours=hours, end=end)
+    optimiser, stats = await optimiser_bill(
+        hass, freezer, day, series, hours=hours, end=end, tomorrow_at=tomorrow_at
+    )
     return DayResult(day.name, self_consumption, optimiser, optimum, stats, wear_aware)
 
 
@@ -444,7 +470,13 @@ async def test_closed_loop_day(
 ) -> None:
     """One day of the benchmark (collected only when this file is run by `main`)."""
     asyncio.get_running_loop().set_debug(False)  # the harness's debug mode costs more than ems
-    result = await run_day(hass, freezer, day, float(os.environ.get(HOURS_ENV, "24")))
+    result = await run_day(
+        hass,
+        freezer,
+        day,
+        float(os.environ.get(HOURS_ENV, "24")),
+        tomorrow_at=dt_time.fromisoformat(os.environ.get(TOMORROW_ENV, "13:00")),
+    )
     _append_result(result)
 
 

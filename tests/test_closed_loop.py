@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from closed_loop_days import NL_WINTER
 from closed_loop_optimum import Battery, EndValue, optimum_bill
-from closed_loop_run import run_day
+from closed_loop_run import price_attributes, run_day
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -142,3 +142,10 @@ def test_the_wear_aware_optimum_cycles_only_across_the_spread(
         assert wear_aware == pytest.approx(physics, abs=1e-6)
     else:
         assert wear_aware == pytest.approx(no_battery_eur, abs=0.005)
+
+
+def test_tomorrows_prices_are_on_the_price_entity_only_once_published() -> None:
+    before, after = (price_attributes(NL_WINTER, tomorrow=published) for published in (False, True))
+    assert len(before["prices_today"]) == len(after["prices_tomorrow"]) == 24
+    assert before["prices_tomorrow"] == []
+    assert after["prices_tomorrow"][0]["time"] > after["prices_today"][-1]["time"]
