@@ -45,6 +45,7 @@ TRACE_ENV = "EMS_CLOSED_LOOP_TRACE"
 SEED_ENV = "EMS_CLOSED_LOOP_SEED_OFFSET"
 POLLS_ENV = "EMS_CLOSED_LOOP_POLLS"
 TOMORROW_ENV = "EMS_CLOSED_LOOP_TOMORROW_AT"
+FORECASTS_ENV = "EMS_CLOSED_LOOP_FORECASTS"
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -103,6 +104,13 @@ def main() -> int:
         "2026-12-01)",
     )
     parser.add_argument(
+        "--forecasts",
+        choices=("published", "perfect"),
+        default="published",
+        help="perfect: the PV forecast and the load profile are the day's own quarters, so the "
+        "gap left to the optimum is not forecast error",
+    )
+    parser.add_argument(
         "--seed-offset",
         type=int,
         default=0,
@@ -116,6 +124,7 @@ def main() -> int:
         os.environ[HOURS_ENV] = str(args.hours)
         os.environ[SEED_ENV] = str(args.seed_offset)
         os.environ[TOMORROW_ENV] = args.tomorrow_at
+        os.environ[FORECASTS_ENV] = args.forecasts
         if args.trace:
             os.environ[TRACE_ENV] = str(Path(args.trace).resolve())
         if args.polls:

@@ -71,6 +71,7 @@ TRACE_ENV = "EMS_CLOSED_LOOP_TRACE"
 SEED_ENV = "EMS_CLOSED_LOOP_SEED_OFFSET"
 POLLS_ENV = "EMS_CLOSED_LOOP_POLLS"
 TOMORROW_ENV = "EMS_CLOSED_LOOP_TOMORROW_AT"
+FORECASTS_ENV = "EMS_CLOSED_LOOP_FORECASTS"
 # Day-ahead prices for tomorrow reach a home around 13:00 (EPEX publishes at 12:45 CET); until
 # then the price entity has today's only, as ENTSO-E's and Nord Pool's integrations show them.
 TOMORROW_PUBLISHED_AT = dt_time(13)
@@ -175,40 +176,62 @@ def price_attributes(day: Day, *, tomorrow: bool = True) -> dict[str, Any]:
     }
 
 
-def pv_forecast_attributes(day: Day) -> dict[str, Any]:
-    """Forecast.Solar's `watts` for the day and the next: no clouds foreseen, only their mean."""
+def pv_forecast_attributes(day: Day, *, perfect: bool = False) -> dict[str, Any]:
+    """Forecast.Solar's `watts` for the day and the next: no clouds foreseen, only their mean.
+
+    `perfect`: each quarter's mean of the PV that will be measured (both days), as a forecast
+    that knows the clouds and the haze would give it.
+    """
     start = datetime(day.day.year, day.day.month, day.day.day, tzinfo=day.tz)
+    if perfect:
+        values = [
+            value
+            for offset in (0, 1)
+            for value in _quarter_means(day.series(day.day + timedelta(days=offset)), pv=True)
+        ]
+    else:
+        values = [expected_pv_w(day.house, (q % 96) / 4 + 0.125) for q in range(2 * 96)]
     watts = {
-        (start + timedelta(minutes=15 * q)).isoformat(): round(
-            expected_pv_w(day.house, (q % 96) / 4 + 0.125)
-        )
-        for q in range(2 * 96)
+        (start + timedelta(minutes=15 * q)).isoformat(): round(value)
+        for q, value in enumerate(values)
     }
     return {"watts": watts}
 
 
-def load_profile(day: Day) -> LoadProfile:
+def load_profile(day: Day, *, perfect: bool = False) -> LoadProfile:
     """The recorder's view of the 7 days before: the mean load per quarter, and each day's own.
 
     The simulated house knows no weekends: one profile serves both kinds of day. Each day's own
     series is its load net of all PV, for the peak reserve. A measured day has the days its file
-    has before it.
+    has before it. `perfect`: the day itself, as if every day of the house were the same.
     """
     sums = [0.0] * 96
     days: list[tuple[float, ...]] = []
-    for back in range(1, 8):
+    for back in (0,) if perfect else range(1, 8):
         series = day.series(day.day - timedelta(days=back))
         if series is None:
             break
-        net = []
+        load = _quarter_means(series, pv=False)
+        pv = _quarter_means(series, pv=True)
         for quarter in range(96):
-            chunk = slice(quarter * 900, (quarter + 1) * 900)
-            load_w = sum(series.load_w[chunk]) / 900
-            sums[quarter] += load_w
-            net.append(load_w - (sum(series.pv_w[chunk]) + sum(series.ac_pv_w[chunk])) / 900)
-        days.append(tuple(net))
+            sums[quarter] += load[quarter]
+        days.append(tuple(load_w - pv_w for load_w, pv_w in zip(load, pv, strict=True)))
     mean_w = tuple(total / len(days) for total in sums)
     return LoadProfile(mean_w, mean_w, tuple(days), tuple(days))
+
+
+def _quarter_means(series: DaySeries | None, *, pv: bool) -> list[float]:
+    """The day's mean load (or all PV) per quarter; zeros without the day."""
+    if series is None:
+        return [0.0] * 96
+    means = []
+    for quarter in range(96):
+        chunk = slice(quarter * 900, (quarter + 1) * 900)
+        if pv:
+            means.append((sum(series.pv_w[chunk]) + sum(series.ac_pv_w[chunk])) / 900)
+        else:
+            means.append(sum(series.load_w[chunk]) / 900)
+    return means
 
 
 def day_battery(day: Day) -> Battery:
@@ -260,11 +283,12 @@ async def optimiser_bill(
     hours: float,
     end: EndValue,
     tomorrow_at: dt_time = TOMORROW_PUBLISHED_AT,
+    perfect_forecasts: bool = False,
 ) -> tuple[Bill, LoopStats]:
     """The integration with the optimiser on, in closed loop with the simulated house.
 
     Tomorrow's prices appear on the price entity at `tomorrow_at` (local; midnight: from the
-    start).
+    start). `perfect_forecasts`: the PV forecast and the load profile are what will happen.
     """
     started = time.perf_counter()
     await hass.config.async_set_time_zone(day.time_zone)
@@ -283,8 +307,10 @@ async def optimiser_bill(
         str(day.hourly_price[0]),
         price_attributes(day, tomorrow=publish_quarter <= 0),
     )
-    hass.states.async_set(PV_FORECAST_ENTITY, "0", pv_forecast_attributes(day))
-    profile = load_profile(day)
+    hass.states.async_set(
+        PV_FORECAST_ENTITY, "0", pv_forecast_attributes(day, perfect=perfect_forecasts)
+    )
+    profile = load_profile(day, perfect=perfect_forecasts)
 
     async def recorder_profile(
         self: PlanInputs, now: datetime, add_pv: bool, other_pv: tuple[str, ...]
@@ -424,6 +450,7 @@ async def run_day(
     hours: float = 24,
     *,
     tomorrow_at: dt_time = TOMORROW_PUBLISHED_AT,
+    perfect_forecasts: bool = False,
 ) -> DayResult:
     """All three bills of one day (or of its first `hours`)."""
     series = day.series(day.day)
@@ -445,7 +472,14 @@ async def run_day(
     )
     self_consumption = self_consumption_bill(day, series, hours, end)
     optimiser, stats = await optimiser_bill(
-        hass, freezer, day, series, hours=hours, end=end, tomorrow_at=tomorrow_at
+        hass,
+        freezer,
+        day,
+        series,
+        hours=hours,
+        end=end,
+        tomorrow_at=tomorrow_at,
+        perfect_forecasts=perfect_forecasts,
     )
     return DayResult(day.name, self_consumption, optimiser, optimum, stats, wear_aware)
 
@@ -476,6 +510,7 @@ async def test_closed_loop_day(
         day,
         float(os.environ.get(HOURS_ENV, "24")),
         tomorrow_at=dt_time.fromisoformat(os.environ.get(TOMORROW_ENV, "13:00")),
+        perfect_forecasts=os.environ.get(FORECASTS_ENV) == "perfect",
     )
     _append_result(result)
 

@@ -25,9 +25,9 @@ from .conftest import FakeClock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from closed_loop_days import NL_WINTER
+from closed_loop_days import NL_HAZE, NL_WINTER
 from closed_loop_optimum import Battery, EndValue, optimum_bill
-from closed_loop_run import price_attributes, run_day
+from closed_loop_run import load_profile, price_attributes, pv_forecast_attributes, run_day
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -149,3 +149,24 @@ def test_tomorrows_prices_are_on_the_price_entity_only_once_published() -> None:
     assert len(before["prices_today"]) == len(after["prices_tomorrow"]) == 24
     assert before["prices_tomorrow"] == []
     assert after["prices_tomorrow"][0]["time"] > after["prices_today"][-1]["time"]
+
+
+def test_perfect_forecasts_are_the_days_own_quarters() -> None:
+    """`--forecasts perfect`: what will be measured, where the published forecast misses."""
+    series = NL_HAZE.series(NL_HAZE.day)
+    assert series is not None
+    one_pm = slice(13 * 3600, 13 * 3600 + 900)
+    measured_pv_w = (sum(series.pv_w[one_pm]) + sum(series.ac_pv_w[one_pm])) / 900
+    measured_load_w = sum(series.load_w[one_pm]) / 900
+    moment = datetime(2026, 10, 7, 13, 0, tzinfo=NL_HAZE.tz)
+    key = moment.isoformat()
+    perfect = pv_forecast_attributes(NL_HAZE, perfect=True)["watts"]
+    published = pv_forecast_attributes(NL_HAZE)["watts"]
+    assert len(perfect) == len(published) == 2 * 96
+    assert perfect[key] == round(measured_pv_w)
+    # The haze the published forecast does not see.
+    assert published[key] > 1.5 * perfect[key]
+    assert load_profile(NL_HAZE, perfect=True).at(moment, NL_HAZE.tz) == pytest.approx(
+        measured_load_w
+    )
+    assert load_profile(NL_HAZE).at(moment, NL_HAZE.tz) != pytest.approx(measured_load_w)
