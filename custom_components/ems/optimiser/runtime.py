@@ -4,7 +4,7 @@ Two layers (docs/optimiser.md):
 - Planning, in an executor job: on new prices, at each quarter boundary and when the measured
   SOC drifts more than 5 points from the plan. Never at every poll.
 - Real time, at every coordinator update (cheap, in the event loop): the plan's policy gives the
-  setpoint for the measured SOC, `peak_shaver.decide` keeps the quarter's import under the peak
+  setpoint for the SOC measured at the slot's first poll, `peak_shaver.decide` keeps the quarter's import under the peak
   and applies the deadband and hold time, and a changed command goes through the controller.
 
 Without prices (none configured, unreadable or stale) the optimiser still shaves peaks and
@@ -187,7 +187,7 @@ class Optimiser(PlanningLoop, CommandSender):
             planned_limit_w=self.planned_peak_limit_w(now) if tariff > 0 else None,
         )
         if active is not None and index is not None:
-            plan_charge_w, plan_discharge_w = active.plan.policy_action(index, soc)
+            plan_charge_w, plan_discharge_w = active.slot_power_w(index, now, soc)
             planned_soc = active.planned_soc_percent(index, now)
             if abs(soc - planned_soc) > SOC_DRIFT_PERCENT:
                 LOGGER.debug("SOC %.1f %% drifted from the plan's %.1f %%", soc, planned_soc)
