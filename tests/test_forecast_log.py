@@ -375,7 +375,7 @@ async def test_the_next_plan_scales_the_pv_forecast_by_the_pv_measured_against_i
     ("measured_by_hour", "decay_h", "wording"),
     [
         # Haze all morning: every hour at half the forecast, the day's weather.
-        ((2000.0, 2000.0, 2000.0), 12, "in each of the last 3 hours"),
+        ((2000.0, 2000.0, 2000.0), 48, "in each of the last 3 hours"),
         # Two clear hours after a dark one: clouds that come and go.
         ((4000.0, 4000.0, 0.0), 3, "in the last 3 hours"),
     ],

@@ -82,7 +82,7 @@ def test_the_days_weather_fades_over_the_rest_of_the_day() -> None:
     passing = corrected_pv_w([1000.0] * 3, starts, now=now, ratio=0.5)
     weather = corrected_pv_w([1000.0] * 3, starts, now=now, ratio=0.5, decay=PERSISTENT_DECAY)
     assert passing[0] == weather[0] == pytest.approx(500.0)
-    assert weather[2] == pytest.approx(1000 - 500 * math.exp(-0.5))
+    assert weather[2] == pytest.approx(1000 - 500 * math.exp(-6 / 48))
     assert passing[2] == pytest.approx(1000 - 500 * math.exp(-2))
 
 
