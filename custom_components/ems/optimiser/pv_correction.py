@@ -32,8 +32,8 @@ FORECAST_CREDIT_W: Final = 4000.0
 MAX_RATIO: Final = 2.0
 # A dull day is the day's weather when each of the last hours was at least this share below
 # the forecast, each hour with a third of the forecast's credit; it then fades this slowly: by
-# less than a fifth over the rest of a day. (Over 12 hours, the hazy afternoon's plan still
-# expected half of the sun the morning had missed, and bought too little at noon.)
+# less than a fifth over the rest of a day. (Over 12 hours, the hazy day's plan at 13:00 expected
+# a third of the sun the morning had missed back by the evening, and bought too little at noon.)
 PERSISTENT_HOURS: Final = 3
 PERSISTENT_MISS: Final = 0.1
 PERSISTENT_DECAY: Final = timedelta(hours=48)
