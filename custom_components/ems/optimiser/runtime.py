@@ -4,8 +4,9 @@ Two layers (docs/optimiser.md):
 - Planning, in an executor job: on new prices, at each quarter boundary and when the measured
   SOC drifts more than 5 points from the plan. Never at every poll.
 - Real time, at every coordinator update (cheap, in the event loop): the plan's policy gives the
-  setpoint for the SOC measured at the slot's first poll, `peak_shaver.decide` keeps the quarter's import under the peak
-  and applies the deadband and hold time, and a changed command goes through the controller.
+  setpoint for the SOC measured at the slot's first poll (`ActivePlan.slot_power_w`),
+  `peak_shaver.decide` keeps the quarter's import under the peak and applies the deadband and
+  hold time, and a changed command goes through the controller.
 
 Without prices (none configured, unreadable or stale) the optimiser still shaves peaks and
 otherwise leaves the battery in self-consumption. A person's command through the controller
