@@ -362,7 +362,7 @@ async def test_replans_at_quarters_on_drift_and_on_new_prices_only(
         assert planner.call_count == 2
 
         # The SOC drifts more than 5 points from the plan.
-        sim.model.soc_percent = 25.0
+        sim.model.soc_percent = 80
         await poll(hass, entry, sim_clock, freezer)
         assert planner.call_count == 3
         assert optimiser.active_plan is not None
