@@ -169,6 +169,18 @@ def slot_outlook(
         round_trip_efficiency=battery.round_trip_efficiency,
         peak_reserve_percent=max(planned_wh, history_wh) / (10 * battery.capacity_kwh),
         stored_value=active.ahead.stored_value[index],
+        shortfall_price=_shortfall_price(
+            [
+                (
+                    slots[j].soc_percent_end,
+                    net_w[j],
+                    slots[j].charge_w,
+                    horizon.import_eur_per_kwh[j],
+                )
+                for j in range(index, len(slots))
+            ],
+            battery,
+        ),
         fill_value=_fill_value(
             [
                 (
@@ -245,6 +257,27 @@ def _fill_value(
             return import_price if grid_w > EXPORT_MARGIN_W else export_price
         if soc_percent <= battery.min_soc_percent + SOC_LIMIT_MARGIN_PERCENT and net_w > 0:
             return None
+    return None
+
+
+def _shortfall_price(
+    ahead: list[tuple[float, float, float, float]], battery: BatteryOptions
+) -> float | None:
+    """The import price where the plan's battery is next empty in a deficit (None: it is not).
+
+    `ahead` is (SOC at the slot's end, forecast net load, charge W, import price) per slot from
+    now on. Empty is within a point of the floor (the SOC register counts whole percents); a
+    charge after this slot comes first: what is stored before it is not what is missing there.
+    The plan's own SOC, not shifted by the reading: the plan starts each quarter from the
+    measured SOC, and a decision that followed every reading within the quarter would switch
+    the battery back and forth (in the closed loop, 58 writes a day instead of 36 on the summer
+    day and 122 instead of 104 on a reseeded spring day, for 0.3 points of value or none).
+    """
+    for position, (soc_percent, net_w, charge_w, import_price) in enumerate(ahead):
+        if position > 0 and charge_w > 0:
+            return None
+        if soc_percent <= battery.min_soc_percent + SOC_LIMIT_MARGIN_PERCENT and net_w > 0:
+            return import_price
     return None
 
 

@@ -23,8 +23,9 @@ Prices: the battery never exports energy a peak later needs (the peak reserve: w
 discharges at the limit before it charges again, or what the worst recent day needed, since a
 forecast smears a car's charging and the real one is higher), nor into an export price below the import-side value of
 the energy (what it costs to buy it back later through the battery: the lowest import price ahead
-over the round-trip efficiency, at least 0), and it charges from the grid at full power while
-the import price is negative and there is room.
+over the round-trip efficiency, at least 0), nor what the plan may be short of where it next
+covers the house down to the floor at a higher import price (`export_runs_short`), and it charges
+from the grid at full power while the import price is negative and there is room.
 """
 
 from __future__ import annotations
@@ -86,6 +87,10 @@ class SlotOutlook:
     # export price where it exports, the import price where it covers load (None: no use). A
     # kWh more discharged now is one less there.
     stored_value: float | None = None
+    # The import price where the plan's battery is next empty in a deficit, before it charges
+    # again (None: it charges first, or is not): where a kWh exported now is bought back when
+    # the plan counted on its SOC to the last point.
+    shortfall_price: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +124,19 @@ def export_pays(outlook: SlotOutlook) -> bool:
     if outlook.export_price < export_value(outlook):
         return False
     return outlook.stored_value is None or outlook.export_price >= outlook.stored_value
+
+
+def export_runs_short(outlook: SlotOutlook) -> bool:
+    """Whether the plan exports now what it may have to buy back dearer before it charges again.
+
+    A plan exports only what it does not need until it charges again, so where it then covers
+    load at a higher import price, its SOC just reaches the floor: it counts on the battery to
+    the last point. The Indevolt reads whole percents (a point is 120 Wh on 12 kWh) and the
+    forecast misses loads; short by that much, the house buys it back at that price, dearer
+    than the export earns. So the battery covers the house instead. (Closed loop, spring day
+    +100, perfect forecasts: 357 W exported at 0.24 EUR/kWh at 07:00, bought at 0.449 at 07:45.)
+    """
+    return outlook.shortfall_price is not None and outlook.shortfall_price > outlook.export_price
 
 
 def room_worth_keeping(outlook: SlotOutlook) -> bool:
@@ -185,8 +203,9 @@ def choose_intent(outlook: SlotOutlook, limits: BatteryLimits) -> Intent:
     # Less charge (or more discharge, or less cover) than self-consumption would give.
     if plan_w < 0 and planned_grid_w < -tolerance:
         # The plan exports battery energy: never what a peak later needs (the forecast may
-        # underestimate it), never below what the energy costs to buy back.
-        if reserved or outlook.export_price < export_value(outlook):
+        # underestimate it), never below what the energy costs to buy back, never what it may
+        # be short of later (`export_runs_short`).
+        if reserved or outlook.export_price < export_value(outlook) or export_runs_short(outlook):
             return Intent(DispatchMode.FOLLOW_HOUSE)
         if -plan_w >= limits.max_discharge_w - FULL_POWER_MARGIN_W:
             return Intent(DispatchMode.EXPORT_DISCHARGE, plan_w)
