@@ -85,17 +85,18 @@ def test_an_export_the_plan_may_be_short_of_before_it_charges_again_is_not_made(
         "lowest_import_ahead": 0.15,
     }
     assert intent(**export) == Intent(DispatchMode.TRIM, -900.0, -350.0)
-    # The plan then covers the house down to the floor at 0.449: a point short costs more
-    # than the export earns, so the battery covers the house.
-    assert intent(**export, shortfall_price=0.449).mode is DispatchMode.FOLLOW_HOUSE
-    assert export_runs_short(replace(OUTLOOK, **export, shortfall_price=0.449))
-    # Empty where the import is cheaper than the export now: the export pays either way.
-    assert intent(**export, shortfall_price=0.20) == Intent(DispatchMode.TRIM, -900.0, -350.0)
+    # The plan then covers the house down to the floor at 0.449 before the PV recharges it
+    # (0.06): a kWh kept is worth 0.2545, more than the export earns; the battery covers the
+    # house.
+    assert intent(**export, last_point_value=0.2545).mode is DispatchMode.FOLLOW_HOUSE
+    assert export_runs_short(replace(OUTLOOK, **export, last_point_value=0.2545))
+    # Recharged at a negative price instead (-0.10): the export pays.
+    assert intent(**export, last_point_value=0.17) == Intent(DispatchMode.TRIM, -900.0, -350.0)
     # At full power where the plan's later use is worth more than the export (0.45 > 0.40):
     # the same.
     full = {**export, "plan_battery_w": -2400.0, "export_price": 0.40, "stored_value": 0.45}
     assert intent(**full).mode is DispatchMode.EXPORT_DISCHARGE
-    assert intent(**full, shortfall_price=0.449).mode is DispatchMode.FOLLOW_HOUSE
+    assert intent(**full, last_point_value=0.43).mode is DispatchMode.FOLLOW_HOUSE
 
 
 def test_charge_from_the_grid_at_a_negative_import_price_while_there_is_room() -> None:

@@ -119,9 +119,9 @@ def test_a_kwh_discharged_now_is_worth_the_plans_cheapest_use_of_it_later() -> N
     assert slot_outlook(rounded, 0, -2400.0, BATTERY).stored_value == pytest.approx(0.30)
 
 
-def test_where_the_plan_is_next_empty_in_a_deficit_is_what_an_export_now_risks() -> None:
+def test_a_kwh_kept_where_the_plan_counts_on_the_last_point_is_worth_even_odds() -> None:
     # A morning in quarters: an export at 0.21, the house covered at 0.41 and 0.30 down to the
-    # floor, then the PV charges the battery.
+    # floor, then the PV charges the battery (its surplus exported at 0.19 otherwise).
     slots = [
         slot(14.0, discharge_w=900.0, grid_w=-350.0),
         slot(12.0, discharge_w=500.0, grid_w=0.0),
@@ -134,18 +134,29 @@ def test_where_the_plan_is_next_empty_in_a_deficit_is_what_an_export_now_risks()
     ]
     net = [550.0, 500.0, 500.0, 300.0, -2700.0, -2400.0, 2000.0, 2000.0]
     active = active_plan(slots, net, IMPORT, EXPORT)
-    # Within a point of the floor at the end of the third quarter, in a deficit.
-    assert slot_outlook(active, 0, -900.0, BATTERY).shortfall_price == 0.30
+    # Within a point of the floor at the end of the third quarter, in a deficit (0.30), or
+    # taking the place of the PV the plan stores from 09:00 (0.19).
+    assert slot_outlook(active, 0, -900.0, BATTERY).last_point_value == pytest.approx(0.245)
+    # Charged from the grid instead: its import price (0.39).
+    from_grid = active_plan(
+        [*slots[:4], replace(slots[4], grid_w=1500.0), *slots[5:]], net, IMPORT, EXPORT
+    )
+    assert slot_outlook(from_grid, 0, -900.0, BATTERY).last_point_value == pytest.approx(0.345)
+    # No charge after: a kWh kept covers a later deficit, at that import price.
+    no_charge = [*slots[:4], slot(10.0, grid_w=300.0), slot(10.0, grid_w=300.0)]
+    assert slot_outlook(
+        active_plan(no_charge, [*net[:4], 300.0, 300.0], IMPORT[:6], EXPORT[:6]), 0, -900.0, BATTERY
+    ).last_point_value == pytest.approx(0.30)
     # The plan's own SOC: a reading a point off within the quarter changes nothing.
-    assert slot_outlook(active, 0, -900.0, BATTERY, soc_offset_percent=1.0).shortfall_price == 0.30
+    assert slot_outlook(
+        active, 0, -900.0, BATTERY, soc_offset_percent=1.0
+    ).last_point_value == pytest.approx(0.245)
     # Two points higher all along, the battery charges again before it is empty.
     higher = [replace(planned, soc_percent_end=planned.soc_percent_end + 2) for planned in slots]
     assert (
-        slot_outlook(active_plan(higher, net, IMPORT, EXPORT), 0, -900.0, BATTERY).shortfall_price
+        slot_outlook(active_plan(higher, net, IMPORT, EXPORT), 0, -900.0, BATTERY).last_point_value
         is None
     )
-    # After the charge the evening's energy is other energy: empty only beyond the plan.
-    assert slot_outlook(active, 4, 2400.0, BATTERY).shortfall_price is None
     # Empty in a surplus is no shortfall: the plan only exports there.
     in_surplus = active_plan(slots, [550.0, 500.0, -500.0, -300.0, *net[4:]], IMPORT, EXPORT)
-    assert slot_outlook(in_surplus, 0, -900.0, BATTERY).shortfall_price is None
+    assert slot_outlook(in_surplus, 0, -900.0, BATTERY).last_point_value is None

@@ -169,13 +169,15 @@ def slot_outlook(
         round_trip_efficiency=battery.round_trip_efficiency,
         peak_reserve_percent=max(planned_wh, history_wh) / (10 * battery.capacity_kwh),
         stored_value=active.ahead.stored_value[index],
-        shortfall_price=_shortfall_price(
+        last_point_value=_last_point_value(
             [
                 (
                     slots[j].soc_percent_end,
                     net_w[j],
                     slots[j].charge_w,
+                    slots[j].grid_w,
                     horizon.import_eur_per_kwh[j],
+                    horizon.export_eur_per_kwh[j],
                 )
                 for j in range(index, len(slots))
             ],
@@ -260,25 +262,41 @@ def _fill_value(
     return None
 
 
-def _shortfall_price(
-    ahead: list[tuple[float, float, float, float]], battery: BatteryOptions
+def _last_point_value(
+    ahead: list[tuple[float, float, float, float, float, float]], battery: BatteryOptions
 ) -> float | None:
-    """The import price where the plan's battery is next empty in a deficit (None: it is not).
+    """What a kWh kept now is worth when the plan counts on its battery to the last point.
 
-    `ahead` is (SOC at the slot's end, forecast net load, charge W, import price) per slot from
-    now on. Empty is within a point of the floor (the SOC register counts whole percents); a
-    charge after this slot comes first: what is stored before it is not what is missing there.
+    `ahead` is (SOC at the slot's end, forecast net load, charge W, grid W, import price, export
+    price) per slot from now on. When the plan's battery is next empty (within a point of the
+    floor: the SOC register counts whole percents) in a deficit, before it charges again, the
+    odds are even that the battery is short by that point there (a kWh kept then saves that
+    slot's import price) or not (it then takes the place of what the plan next charges: the
+    import price where that comes from the grid, the export price where it is a PV surplus).
+    With no charge after, a kWh kept covers a later deficit: that import price. None when the
+    plan charges before it is empty, or is never empty in a deficit.
+
     The plan's own SOC, not shifted by the reading: the plan starts each quarter from the
     measured SOC, and a decision that followed every reading within the quarter would switch
     the battery back and forth (in the closed loop, 58 writes a day instead of 36 on the summer
     day and 122 instead of 104 on a reseeded spring day, for 0.3 points of value or none).
     """
-    for position, (soc_percent, net_w, charge_w, import_price) in enumerate(ahead):
-        if position > 0 and charge_w > 0:
-            return None
-        if soc_percent <= battery.min_soc_percent + SOC_LIMIT_MARGIN_PERCENT and net_w > 0:
-            return import_price
-    return None
+    shortfall: float | None = None
+    for position, (soc_percent, net_w, charge_w, grid_w, import_price, export_price) in enumerate(
+        ahead
+    ):
+        if charge_w > 0 and (position > 0 or shortfall is not None):
+            if shortfall is None:
+                return None
+            charged_at = import_price if grid_w > EXPORT_MARGIN_W else export_price
+            return (shortfall + charged_at) / 2
+        if (
+            shortfall is None
+            and soc_percent <= battery.min_soc_percent + SOC_LIMIT_MARGIN_PERCENT
+            and net_w > 0
+        ):
+            shortfall = import_price
+    return shortfall
 
 
 @dataclass(frozen=True, slots=True)

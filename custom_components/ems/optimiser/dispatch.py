@@ -87,10 +87,10 @@ class SlotOutlook:
     # export price where it exports, the import price where it covers load (None: no use). A
     # kWh more discharged now is one less there.
     stored_value: float | None = None
-    # The import price where the plan's battery is next empty in a deficit, before it charges
-    # again (None: it charges first, or is not): where a kWh exported now is bought back when
-    # the plan counted on its SOC to the last point.
-    shortfall_price: float | None = None
+    # What a kWh kept now is worth when the plan's battery is next empty in a deficit before it
+    # charges again (None: it charges first, or is not): even odds of saving the import there or
+    # of taking the place of the plan's next charge (`active_plan._last_point_value`).
+    last_point_value: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,13 +130,14 @@ def export_runs_short(outlook: SlotOutlook) -> bool:
     """Whether the plan exports now what it may have to buy back dearer before it charges again.
 
     A plan exports only what it does not need until it charges again, so where it then covers
-    load at a higher import price, its SOC just reaches the floor: it counts on the battery to
-    the last point. The Indevolt reads whole percents (a point is 120 Wh on 12 kWh) and the
-    forecast misses loads; short by that much, the house buys it back at that price, dearer
-    than the export earns. So the battery covers the house instead. (Closed loop, spring day
-    +100, perfect forecasts: 357 W exported at 0.24 EUR/kWh at 07:00, bought at 0.449 at 07:45.)
+    the house it just reaches the floor: it counts on the battery to the last point. The
+    Indevolt reads whole percents (a point is 120 Wh on 12 kWh) and the forecast misses loads;
+    short by that much, the house buys it back at that slot's import price. When a kWh kept
+    is worth more than the export earns (`SlotOutlook.last_point_value`), the battery covers
+    the house instead. (Closed loop, spring day +100, perfect forecasts: 357 W exported at
+    0.24 EUR/kWh at 07:00, bought at 0.449 at 07:45.)
     """
-    return outlook.shortfall_price is not None and outlook.shortfall_price > outlook.export_price
+    return outlook.last_point_value is not None and outlook.last_point_value > outlook.export_price
 
 
 def room_worth_keeping(outlook: SlotOutlook) -> bool:
