@@ -278,8 +278,9 @@ def _last_point_value(
 
     The plan's own SOC, not shifted by the reading: the plan starts each quarter from the
     measured SOC, and a decision that followed every reading within the quarter would switch
-    the battery back and forth (in the closed loop, 58 writes a day instead of 36 on the summer
-    day and 122 instead of 104 on a reseeded spring day, for 0.3 points of value or none).
+    the battery back and forth (in the closed loop, with this rule's first version: 58 writes a
+    day instead of 36 on the summer day, 122 instead of 104 on a reseeded spring day, for 0.3
+    points of value or none).
     """
     shortfall: float | None = None
     for position, (soc_percent, net_w, charge_w, grid_w, import_price, export_price) in enumerate(

@@ -23,9 +23,9 @@ Prices: the battery never exports energy a peak later needs (the peak reserve: w
 discharges at the limit before it charges again, or what the worst recent day needed, since a
 forecast smears a car's charging and the real one is higher), nor into an export price below the import-side value of
 the energy (what it costs to buy it back later through the battery: the lowest import price ahead
-over the round-trip efficiency, at least 0), nor what the plan may be short of where it next
-covers the house down to the floor at a higher import price (`export_runs_short`), and it charges
-from the grid at full power while the import price is negative and there is room.
+over the round-trip efficiency, at least 0), nor the last point the plan counts on where it
+next covers the house down to the floor, when a kWh kept is worth more (`export_runs_short`), and
+it charges from the grid at full power while the import price is negative and there is room.
 """
 
 from __future__ import annotations
