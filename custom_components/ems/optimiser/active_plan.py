@@ -46,6 +46,10 @@ class ActivePlan:
     _slot_starts: dict[int, tuple[float, float, float, float, float]] = field(
         init=False, default_factory=dict, repr=False, compare=False
     )
+    # Per SOC floor, per slot: `_last_point_values`, derived once (the floor is the options').
+    _last_points: dict[float, tuple[float | None, ...]] = field(
+        init=False, default_factory=dict, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         """Derive the per-slot values dispatch reads at every poll."""
@@ -96,6 +100,14 @@ class ActivePlan:
         if abs(difference) < SOC_LIMIT_MARGIN_PERCENT:
             return charge_w, discharge_w
         return self.plan.policy_action(index, first_soc + difference)
+
+    def last_point_value(self, index: int, min_soc_percent: float) -> float | None:
+        """`_last_point_values` of slot `index`, for the SOC floor `min_soc_percent`."""
+        values = self._last_points.get(min_soc_percent)
+        if values is None:
+            values = _last_point_values(self.plan, self.horizon, self.net_w, min_soc_percent)
+            self._last_points[min_soc_percent] = values
+        return values[index]
 
     def planned_soc_percent(self, index: int, now: datetime) -> float:
         """The plan's SOC at `now` (in slot `index`), interpolated within the slot."""
@@ -169,20 +181,7 @@ def slot_outlook(
         round_trip_efficiency=battery.round_trip_efficiency,
         peak_reserve_percent=max(planned_wh, history_wh) / (10 * battery.capacity_kwh),
         stored_value=active.ahead.stored_value[index],
-        last_point_value=_last_point_value(
-            [
-                (
-                    slots[j].soc_percent_end,
-                    net_w[j],
-                    slots[j].charge_w,
-                    slots[j].grid_w,
-                    horizon.import_eur_per_kwh[j],
-                    horizon.export_eur_per_kwh[j],
-                )
-                for j in range(index, len(slots))
-            ],
-            battery,
-        ),
+        last_point_value=active.last_point_value(index, battery.min_soc_percent),
         fill_value=_fill_value(
             [
                 (
@@ -262,42 +261,46 @@ def _fill_value(
     return None
 
 
-def _last_point_value(
-    ahead: list[tuple[float, float, float, float, float, float]], battery: BatteryOptions
-) -> float | None:
-    """What a kWh kept now is worth when the plan counts on its battery to the last point.
+def _last_point_values(
+    plan: Plan, horizon: PriceHorizon, net_w: tuple[float, ...], min_soc_percent: float
+) -> tuple[float | None, ...]:
+    """Per slot: what a kWh kept then is worth when the plan counts on its battery to the last point.
 
-    `ahead` is (SOC at the slot's end, forecast net load, charge W, grid W, import price, export
-    price) per slot from now on. When the plan's battery is next empty (within a point of the
-    floor: the SOC register counts whole percents) in a deficit, before it charges again, the
-    odds are even that the battery is short by that point there (a kWh kept then saves that
-    slot's import price) or not (it then takes the place of what the plan next charges: the
-    import price where that comes from the grid, the export price where it is a PV surplus).
-    With no charge after, a kWh kept covers a later deficit: that import price. None when the
-    plan charges before it is empty, or is never empty in a deficit.
+    When the plan's battery is next empty (within a point of the floor: the SOC register counts
+    whole percents) in a deficit, before it charges again, the odds are even that the battery is
+    short by that point there (a kWh kept then saves that slot's import price) or not (it then
+    takes the place of what the plan next charges: the import price where that comes from the
+    grid, the export price where it is a PV surplus). With no charge after, a kWh kept covers a
+    later deficit: that import price. None when the plan charges before it is empty, or is never
+    empty in a deficit. A slot that is itself empty counts; its own charge does not.
 
     The plan's own SOC, not shifted by the reading: the plan starts each quarter from the
     measured SOC, and a decision that followed every reading within the quarter would switch
     the battery back and forth (in the closed loop, with this rule's first version: 58 writes a
     day instead of 36 on the summer day, 122 instead of 104 on a reseeded spring day, for 0.3
-    points of value or none).
+    points of value or none). In one pass from the plan's end.
     """
-    shortfall: float | None = None
-    for position, (soc_percent, net_w, charge_w, grid_w, import_price, export_price) in enumerate(
-        ahead
-    ):
-        if charge_w > 0 and (position > 0 or shortfall is not None):
-            if shortfall is None:
-                return None
-            charged_at = import_price if grid_w > EXPORT_MARGIN_W else export_price
-            return (shortfall + charged_at) / 2
-        if (
-            shortfall is None
-            and soc_percent <= battery.min_soc_percent + SOC_LIMIT_MARGIN_PERCENT
-            and net_w > 0
-        ):
-            shortfall = import_price
-    return shortfall
+    slots = plan.slots
+    values: list[float | None] = [None] * len(slots)
+    later: float | None = None  # the value of the slot after this one
+    charged_at: float | None = None  # the price of the first charge after this slot
+    for index in range(len(slots) - 1, -1, -1):
+        slot = slots[index]
+        if slot.soc_percent_end <= min_soc_percent + SOC_LIMIT_MARGIN_PERCENT and net_w[index] > 0:
+            shortfall = horizon.import_eur_per_kwh[index]
+            values[index] = shortfall if charged_at is None else (shortfall + charged_at) / 2
+        elif index + 1 < len(slots) and slots[index + 1].charge_w > 0:
+            values[index] = None
+        else:
+            values[index] = later
+        later = values[index]
+        if slot.charge_w > 0:
+            charged_at = (
+                horizon.import_eur_per_kwh[index]
+                if slot.grid_w > EXPORT_MARGIN_W
+                else horizon.export_eur_per_kwh[index]
+            )
+    return tuple(values)
 
 
 @dataclass(frozen=True, slots=True)
