@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import MagicMock, patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
@@ -13,9 +15,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.ems.devices.indevolt import WorkingMode
 from ems_simulator import Simulator
 
-from .conftest import FakeClock
+from .conftest import SIM_START, FakeClock
 
 DAY = datetime(2026, 6, 21, tzinfo=UTC)
+QUARTER = timedelta(minutes=15)
 PRICE_ENTITY = "sensor.entsoe_average_electricity_price"
 SWITCH = "switch.indevolt_cms_sf2000_optimiser"
 DRY_RUN_SWITCH = "switch.indevolt_cms_sf2000_optimiser_dry_run"
@@ -106,3 +109,25 @@ def writes(simulator: Simulator) -> list[tuple[int, list[int]]]:
 def in_realtime(simulator: Simulator) -> bool:
     """Whether the simulated battery is in real-time mode."""
     return bool(simulator.model.mode == WorkingMode.REALTIME)
+
+
+@contextmanager
+def recorder_saying(hass: HomeAssistant, house_w: float) -> Iterator[None]:
+    """A recorder whose statistics say the house used `house_w` in every quarter (the load
+    forecast, and yesterday's own load for the peak reserve)."""
+    hass.config.components.add("recorder")
+    instance = MagicMock()
+    instance.async_add_executor_job = hass.async_add_executor_job
+
+    def answer(hass: HomeAssistant, start: datetime, end: datetime, ids: set[str], *_: Any) -> Any:
+        grid = next(statistic_id for statistic_id in ids if statistic_id.endswith("grid_power"))
+        moments = [SIM_START - timedelta(days=1) + index * QUARTER for index in range(96)]
+        return {grid: [{"start": moment.timestamp(), "mean": house_w} for moment in moments]}
+
+    with (
+        patch("custom_components.ems.optimiser.forecast.get_instance", return_value=instance),
+        patch(
+            "custom_components.ems.optimiser.forecast.statistics_during_period", side_effect=answer
+        ),
+    ):
+        yield

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
-from unittest.mock import MagicMock, patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
@@ -29,11 +27,11 @@ from .optimiser_helpers import (
     SWITCH,
     entsoe_attributes,
     poll,
+    recorder_saying,
     setup_entry,
     switch,
 )
 
-QUARTER = timedelta(minutes=15)
 HOUSE_W = 2000.0
 KETTLE_HOUSE_W = 4450.0  # car and hob
 RATE = 45.0  # EUR/kW/year: 3.75 EUR per kW of this month's peak
@@ -52,28 +50,6 @@ def simulator(sim_clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Simulato
     simulator.model.pv_peak_w = 0.0
     sim_clock.advance(300)
     return simulator
-
-
-@contextmanager
-def recorder_saying(hass: HomeAssistant, house_w: float) -> Iterator[None]:
-    """A recorder whose statistics say the house used `house_w` in every quarter (the load
-    forecast, and yesterday's own load for the peak reserve)."""
-    hass.config.components.add("recorder")
-    instance = MagicMock()
-    instance.async_add_executor_job = hass.async_add_executor_job
-
-    def answer(hass: HomeAssistant, start: datetime, end: datetime, ids: set[str], *_: Any) -> Any:
-        grid = next(statistic_id for statistic_id in ids if statistic_id.endswith("grid_power"))
-        moments = [SIM_START - timedelta(days=1) + index * QUARTER for index in range(96)]
-        return {grid: [{"start": moment.timestamp(), "mean": house_w} for moment in moments]}
-
-    with (
-        patch("custom_components.ems.optimiser.forecast.get_instance", return_value=instance),
-        patch(
-            "custom_components.ems.optimiser.forecast.statistics_during_period", side_effect=answer
-        ),
-    ):
-        yield
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ OUTLOOK = SlotOutlook(
     hold_value=0.0,
     lowest_import_ahead=0.20,
     round_trip_efficiency=0.8,
+    point_w=430.0,
 )
 
 
@@ -86,17 +87,21 @@ def test_an_export_the_plan_may_be_short_of_before_it_charges_again_is_not_made(
     }
     assert intent(**export) == Intent(DispatchMode.TRIM, -900.0, -350.0)
     # The plan then covers the house down to the floor at 0.449 before the PV recharges it
-    # (0.06): a kWh kept is worth 0.2545, more than the export earns; the battery covers the
-    # house.
+    # (0.06): a kWh kept is worth 0.2545, more than the export earns. The export keeps a point
+    # back (430 W for the quarter); 350 W is less than that, so the battery covers the house.
     assert intent(**export, last_point_value=0.2545).mode is DispatchMode.FOLLOW_HOUSE
     assert export_runs_short(replace(OUTLOOK, **export, last_point_value=0.2545))
     # Recharged at a negative price instead (-0.10): the export pays.
     assert intent(**export, last_point_value=0.17) == Intent(DispatchMode.TRIM, -900.0, -350.0)
+    # A larger export keeps only the point back: the rest is exported.
+    larger = {**export, "plan_battery_w": -1800.0, "forecast_net_w": 300.0}
+    assert intent(**larger) == Intent(DispatchMode.TRIM, -1800.0, -1500.0)
+    assert intent(**larger, last_point_value=0.2545) == Intent(DispatchMode.TRIM, -1370.0, -1070.0)
     # At full power where the plan's later use is worth more than the export (0.45 > 0.40):
-    # the same.
+    # the same, no longer at full power.
     full = {**export, "plan_battery_w": -2400.0, "export_price": 0.40, "stored_value": 0.45}
     assert intent(**full).mode is DispatchMode.EXPORT_DISCHARGE
-    assert intent(**full, last_point_value=0.43).mode is DispatchMode.FOLLOW_HOUSE
+    assert intent(**full, last_point_value=0.43) == Intent(DispatchMode.TRIM, -1970.0, -1420.0)
 
 
 def test_charge_from_the_grid_at_a_negative_import_price_while_there_is_room() -> None:

@@ -137,6 +137,9 @@ def test_a_kwh_kept_where_the_plan_counts_on_the_last_point_is_worth_even_odds()
     # Within a point of the floor at the end of the third quarter, in a deficit (0.30), or
     # taking the place of the PV the plan stores from 09:00 (0.19).
     assert slot_outlook(active, 0, -900.0, BATTERY).last_point_value == pytest.approx(0.245)
+    # The point an export keeps back: 120 Wh stored on 12 kWh, 114 Wh of it delivered
+    # (round trip 0.9), over a quarter.
+    assert slot_outlook(active, 0, -900.0, BATTERY).point_w == pytest.approx(455.4, abs=0.1)
     # Charged from the grid instead: its import price (0.39).
     from_grid = active_plan(
         [*slots[:4], replace(slots[4], grid_w=1500.0), *slots[5:]], net, IMPORT, EXPORT

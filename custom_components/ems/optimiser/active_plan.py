@@ -179,6 +179,8 @@ def slot_outlook(
         hold_value=active.ahead.hold_value[index],
         lowest_import_ahead=active.ahead.lowest_import[index],
         round_trip_efficiency=battery.round_trip_efficiency,
+        # A point is capacity / 100 stored; discharged, efficiency's square root of it arrives.
+        point_w=battery.capacity_kwh * 10 * efficiency / (SLOT / timedelta(hours=1)),
         peak_reserve_percent=max(planned_wh, history_wh) / (10 * battery.capacity_kwh),
         stored_value=active.ahead.stored_value[index],
         last_point_value=active.last_point_value(index, battery.min_soc_percent),

@@ -24,7 +24,8 @@ discharges at the limit before it charges again, or what the worst recent day ne
 forecast smears a car's charging and the real one is higher), nor into an export price below the import-side value of
 the energy (what it costs to buy it back later through the battery: the lowest import price ahead
 over the round-trip efficiency, at least 0), nor the last point the plan counts on where it
-next covers the house down to the floor, when a kWh kept is worth more (`export_runs_short`), and
+next covers the house down to the floor, when a kWh kept is worth more (`export_runs_short`: the
+export is a point smaller), and
 it charges from the grid at full power while the import price is negative and there is room.
 """
 
@@ -76,6 +77,9 @@ class SlotOutlook:
     hold_value: float  # the highest import price ahead at which the plan discharges (0: none)
     lowest_import_ahead: float  # the lowest import price ahead (this slot's when none)
     round_trip_efficiency: float
+    # The discharge power (W) that moves the SOC one point over a quarter: what an export keeps
+    # back where the plan counts on its last point (`export_runs_short`).
+    point_w: float
     # SOC points above the floor kept for the peaks still to come (peak_reserve.py): the most the
     # plan discharges at the limit before it charges again, or the worst recent day needed.
     peak_reserve_percent: float = 0.0
@@ -133,9 +137,11 @@ def export_runs_short(outlook: SlotOutlook) -> bool:
     the house it just reaches the floor: it counts on the battery to the last point. The
     Indevolt reads whole percents (a point is 120 Wh on 12 kWh) and the forecast misses loads;
     short by that much, the house buys it back at that slot's import price. When a kWh kept
-    is worth more than the export earns (`SlotOutlook.last_point_value`), the battery covers
-    the house instead. (Closed loop, spring day +100, perfect forecasts: 357 W exported at
-    0.24 EUR/kWh at 07:00, bought at 0.449 at 07:45.)
+    is worth more than the export earns (`SlotOutlook.last_point_value`), the export keeps that
+    point back (`SlotOutlook.point_w` less for the quarter), not all of it: the replan of the
+    next quarter starts a point higher and exports the rest again, so the battery carries one
+    point above the plan's path until it charges. (Closed loop, spring day +100, perfect
+    forecasts: 357 W exported at 0.24 EUR/kWh at 07:00, bought at 0.449 at 07:45.)
     """
     return outlook.last_point_value is not None and outlook.last_point_value > outlook.export_price
 
@@ -204,10 +210,16 @@ def choose_intent(outlook: SlotOutlook, limits: BatteryLimits) -> Intent:
     # Less charge (or more discharge, or less cover) than self-consumption would give.
     if plan_w < 0 and planned_grid_w < -tolerance:
         # The plan exports battery energy: never what a peak later needs (the forecast may
-        # underestimate it), never below what the energy costs to buy back, never what it may
-        # be short of later (`export_runs_short`).
-        if reserved or outlook.export_price < export_value(outlook) or export_runs_short(outlook):
+        # underestimate it), never below what the energy costs to buy back, never the point it
+        # may be short of later (`export_runs_short`).
+        if reserved or outlook.export_price < export_value(outlook):
             return Intent(DispatchMode.FOLLOW_HOUSE)
+        if export_runs_short(outlook):
+            plan_w += outlook.point_w
+            planned_grid_w += outlook.point_w
+            if plan_w >= 0 or planned_grid_w >= -tolerance:
+                # No more than the point (or rounding) to export: the battery covers the house.
+                return Intent(DispatchMode.FOLLOW_HOUSE)
         if -plan_w >= limits.max_discharge_w - FULL_POWER_MARGIN_W:
             return Intent(DispatchMode.EXPORT_DISCHARGE, plan_w)
         return Intent(DispatchMode.TRIM, plan_w, planned_grid_w)
